@@ -1,0 +1,5 @@
+"""Matching HTTP routes (the resources arrive with the service's features)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/matching", tags=["matching"])

@@ -1,0 +1,5 @@
+"""Every Kafka subscription of sessions (its consumed events arrive with the service's features)."""
+
+from trellis_shared.inbox import Subscriptions
+
+subscriptions = Subscriptions()

@@ -1,0 +1,1 @@
+"""Trellis common library: mechanisms every service shares, and no business rules."""

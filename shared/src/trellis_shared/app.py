@@ -1,0 +1,237 @@
+"""One-call wiring of a service: telemetry, errors, auth, health, outbox relay, consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+from trellis_shared import contracts  # noqa: F401  (registers every event contract)
+from trellis_shared.auth import TokenVerifier
+from trellis_shared.db import create_engine, create_sessionmaker
+from trellis_shared.events import EventContract, dlq_topic
+from trellis_shared.inbox import InboxConsumer, Subscriptions
+from trellis_shared.kafka import create_consumer, create_producer, ensure_topics
+from trellis_shared.outbox import OutboxRelay
+from trellis_shared.problems import install_problem_handlers
+from trellis_shared.settings import ServiceSettings
+from trellis_shared.telemetry import setup_telemetry
+
+log = logging.getLogger("trellis.app")
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service different from another; everything else is shared wiring."""
+
+    name: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter]
+    produces: Sequence[type[EventContract]] = ()
+    subscriptions: Subscriptions = field(default_factory=Subscriptions)
+    description: str = ""
+    version: str = "0.1.0"
+
+
+@dataclass
+class Runtime:
+    """The live resources of a running service, on `app.state.runtime`."""
+
+    spec: ServiceSpec
+    engine: Any
+    sessionmaker: Any
+    relay: OutboxRelay
+    consumer: InboxConsumer | None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+    setup_telemetry(
+        settings.service_name, otlp_endpoint=settings.otlp_endpoint, log_level=settings.log_level
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await _start(spec)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await _stop(runtime)
+
+    app = FastAPI(
+        title=f"Trellis {spec.name}",
+        description=spec.description,
+        version=spec.version,
+        lifespan=lifespan,
+        openapi_url=f"/{spec.name}/openapi.json",
+        docs_url=f"/{spec.name}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    install_problem_handlers(app)
+    app.middleware("http")(_request_id_middleware)
+    app.include_router(_health_router())
+    for router in spec.routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app
+
+
+async def _start(spec: ServiceSpec) -> Runtime:
+    settings = spec.settings
+    engine = create_engine(settings)
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)
+    sessionmaker = create_sessionmaker(engine)
+    client_id = f"trellis-{settings.service_name}"
+    topics = [c.topic() for c in spec.produces]
+    topics += [dlq_topic(t) for t in spec.subscriptions.topics]
+    topics += spec.subscriptions.topics
+    relay = OutboxRelay(
+        engine=engine,
+        producer_factory=lambda: create_producer(
+            settings.kafka_bootstrap, client_id=f"{client_id}-relay"
+        ),
+        listen_dsn=asyncpg_dsn(settings.database_url),
+        schema=settings.db_schema,
+        batch_size=settings.relay_batch_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+        retention_hours=settings.relay_retention_hours,
+    )
+    consumer = None
+    if spec.subscriptions.handlers:
+        consumer = InboxConsumer(
+            name=settings.service_name,
+            subscriptions=spec.subscriptions,
+            sessionmaker=sessionmaker,
+            consumer_factory=lambda ts: create_consumer(
+                settings.kafka_bootstrap,
+                *ts,
+                group_id=f"trellis-{settings.service_name}",
+                client_id=client_id,
+            ),
+            producer_factory=lambda: create_producer(
+                settings.kafka_bootstrap, client_id=f"{client_id}-dlq"
+            ),
+            max_attempts=settings.consumer_max_attempts,
+            backoff_s=settings.consumer_backoff_s,
+            backoff_max_s=settings.consumer_backoff_max_s,
+        )
+    runtime = Runtime(
+        spec=spec, engine=engine, sessionmaker=sessionmaker, relay=relay, consumer=consumer
+    )
+    runtime.tasks.append(asyncio.create_task(_provision_then_run(settings, topics, runtime)))
+    return runtime
+
+
+async def _provision_then_run(
+    settings: ServiceSettings, topics: list[str], runtime: Runtime
+) -> None:
+    # Topics first (a consumer of a missing topic would see nothing), but without blocking
+    # start-up: while Kafka is down the service still serves reads and accepts writes.
+    delay = 0.5
+    while topics:
+        try:
+            await ensure_topics(
+                settings.kafka_bootstrap, topics, partitions=settings.topic_partitions
+            )
+            break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("cannot provision topics yet (%s); retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+    work = [runtime.relay.run()]
+    if runtime.consumer is not None:
+        work.append(runtime.consumer.run())
+    await asyncio.gather(*work)
+
+
+async def _stop(runtime: Runtime) -> None:
+    for task in runtime.tasks:
+        task.cancel()
+    for task in runtime.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await runtime.relay.close()
+    if runtime.consumer is not None:
+        await runtime.consumer.close()
+    await runtime.engine.dispose()
+
+
+async def _request_id_middleware(request: Request, call_next) -> Response:
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request.state.request_id = request_id
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute("http.request_id", request_id)
+    response = await call_next(request)
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process serves requests")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: the database and Kafka are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, Any] = {}
+        started = time.perf_counter()
+        try:
+            async with runtime.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(sa.text("SELECT 1")), 2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["kafka"] = await _kafka_check(runtime.spec.settings.kafka_bootstrap)
+        checks["outbox_backlog"] = runtime.relay.backlog
+        if runtime.relay.last_error:
+            checks["outbox_last_error"] = runtime.relay.last_error
+        if runtime.consumer is not None:
+            checks["consumer_running"] = runtime.consumer.running
+            checks["dead_lettered"] = runtime.consumer.dead_lettered_total
+        ok = checks["database"] == "ok" and checks["kafka"] == "ok"
+        checks["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+        )
+
+    return router
+
+
+async def _kafka_check(bootstrap: str) -> str:
+    # A TCP connect to each bootstrap address is enough to say whether the broker is reachable.
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2)
+            writer.close()
+            return "ok"
+        except (OSError, TimeoutError, ValueError):
+            continue
+    return "unreachable"

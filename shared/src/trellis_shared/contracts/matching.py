@@ -1,0 +1,1 @@
+"""Events published by the matching service (contracts arrive with its features)."""

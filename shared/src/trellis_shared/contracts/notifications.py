@@ -1,0 +1,1 @@
+"""Events published by the notifications service (contracts arrive with its features)."""

@@ -1,0 +1,1 @@
+"""Events published by the sessions service (contracts arrive with its features)."""

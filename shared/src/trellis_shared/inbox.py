@@ -1,0 +1,298 @@
+"""Inbox-guarded consumers: each event's effects and its id commit in one transaction.
+
+Offsets are committed only after that commit, so a crash replays events and the inbox drops the
+ones already applied: at least once on the wire, exactly once in effect. A handler that keeps
+failing is retried with backoff a bounded number of times, then its event goes to `<topic>.dlq`
+with the error in its headers. A message that cannot be decoded goes to the DLQ at once.
+An unreachable database is not the event's fault: it is retried until the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from opentelemetry import trace
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from trellis_shared.events import (
+    Event,
+    EventContract,
+    MalformedEvent,
+    dlq_topic,
+    from_kafka,
+    topic_of,
+)
+from trellis_shared.messaging_tables import inbox_message
+from trellis_shared.telemetry import context_from_headers, meter, tracer
+
+log = logging.getLogger("trellis.inbox")
+
+Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
+
+
+@dataclass
+class Subscriptions:
+    """Every event a service consumes, mapped to its handler."""
+
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def on(self, contract: type[EventContract]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            if contract.event_type in self.handlers:
+                raise ValueError(f"{contract.event_type} already has a handler")
+            self.handlers[contract.event_type] = handler
+            return handler
+
+        return register
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({topic_of(event_type) for event_type in self.handlers})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures of the infrastructure rather than of the event: retried without limit."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    transient = (
+        OSError,
+        ConnectionError,
+        TimeoutError,
+        socket.gaierror,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.InterfaceError,
+    )
+    if isinstance(exc, transient):
+        return True
+    return cause is not None and cause is not exc and is_transient(cause)
+
+
+class InboxConsumer:
+    """Runs one consumer group over the subscriptions' topics."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        subscriptions: Subscriptions,
+        sessionmaker: async_sessionmaker,
+        consumer_factory: Callable[[list[str]], AIOKafkaConsumer],
+        producer_factory: Callable[[], AIOKafkaProducer],
+        max_attempts: int = 5,
+        backoff_s: float = 0.2,
+        backoff_max_s: float = 10.0,
+    ) -> None:
+        self.name = name
+        self._subscriptions = subscriptions
+        self._sessionmaker = sessionmaker
+        self._consumer_factory = consumer_factory
+        self._producer_factory = producer_factory
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._backoff_max_s = backoff_max_s
+        self._dlq_producer: AIOKafkaProducer | None = None
+        self._tracer = tracer("trellis.inbox")
+        m = meter("trellis.inbox")
+        self._processed = m.create_counter("trellis.inbox.processed")
+        self._dead_lettered = m.create_counter("trellis.inbox.dead_lettered")
+        self.processed_total = 0
+        self.duplicates_total = 0
+        self.dead_lettered_total = 0
+        self.running = False
+
+    async def run(self) -> None:
+        """Consume until cancelled, reconnecting after broker outages."""
+        topics = self._subscriptions.topics
+        while True:
+            consumer = self._consumer_factory(topics)
+            try:
+                await consumer.start()
+                self.running = True
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer %s failed; restarting", self.name)
+                await asyncio.sleep(1 + random.random())
+            finally:
+                self.running = False
+                try:
+                    await asyncio.wait_for(consumer.stop(), 10)
+                except Exception:
+                    log.debug("consumer stop failed", exc_info=True)
+
+    async def close(self) -> None:
+        producer, self._dlq_producer = self._dlq_producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=200)
+            for partition, records in batches.items():
+                for record in records:
+                    await self.process(record)
+                    # Commit after each event's transaction, so at most one event is replayed.
+                    await consumer.commit({partition: record.offset + 1})
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Apply one record exactly once in effect, or dead-letter it."""
+        headers = list(record.headers or [])
+        parent = context_from_headers(
+            {k: v.decode("utf-8", "replace") for k, v in headers if v is not None}
+        )
+        with self._tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self.name,
+                "messaging.kafka.offset": record.offset,
+                "messaging.destination.partition.id": str(record.partition),
+            },
+        ) as span:
+            try:
+                event_ = from_kafka(headers, record.key, record.value)
+            except MalformedEvent as exc:
+                if self._is_foreign(headers):
+                    return  # not ours to judge: an event type this service does not consume
+                span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
+                await self._dead_letter(record, reason="malformed", error=str(exc))
+                return
+            handler = self._subscriptions.handlers.get(event_.type)
+            if handler is None:
+                return
+            span.set_attribute("messaging.message.id", str(event_.id))
+            span.set_attribute("cloudevents.event_type", event_.type)
+            await self._apply(record, event_, handler, span)
+
+    def _is_foreign(self, headers: list[tuple[str, bytes]]) -> bool:
+        for key, raw in headers:
+            if key == "ce_type" and raw is not None:
+                return raw.decode("utf-8", "replace") not in self._subscriptions.handlers
+        return False
+
+    async def _apply(
+        self, record: ConsumerRecord, event_: Event[Any], handler: Handler, span
+    ) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    inserted = await session.scalar(
+                        insert(inbox_message)
+                        .values(consumer=self.name, event_id=event_.id, event_type=event_.type)
+                        .on_conflict_do_nothing()
+                        .returning(inbox_message.c.event_id)
+                    )
+                    if inserted is None:
+                        self.duplicates_total += 1
+                        span.set_attribute("trellis.inbox.duplicate", True)
+                        return
+                    await handler(session, event_)
+                self.processed_total += 1
+                self._processed.add(1, {"consumer": self.name, "event_type": event_.type})
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning("transient failure handling %s (%s); retrying", event_.id, exc)
+                    await asyncio.sleep(self._delay(min(attempt, 6)))
+                    attempt = min(attempt + 1, 6)
+                    continue
+                attempt += 1
+                if attempt >= self._max_attempts:
+                    span.record_exception(exc)
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
+                    await self._dead_letter(
+                        record,
+                        reason="handler-failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        stack="".join(traceback.format_exception(exc))[-2000:],
+                        attempts=attempt,
+                    )
+                    return
+                log.warning(
+                    "handler for %s failed (attempt %d/%d): %s",
+                    event_.type,
+                    attempt,
+                    self._max_attempts,
+                    exc,
+                    extra={"event_id": event_.id, "event_type": event_.type},
+                )
+                await asyncio.sleep(self._delay(attempt))
+
+    def _delay(self, attempt: int) -> float:
+        return min(self._backoff_max_s, self._backoff_s * 2**attempt) * (0.5 + random.random())
+
+    async def _dead_letter(
+        self,
+        record: ConsumerRecord,
+        *,
+        reason: str,
+        error: str,
+        stack: str = "",
+        attempts: int = 0,
+    ) -> None:
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
+        headers += [
+            ("dlq_reason", reason.encode()),
+            ("dlq_error", error[:4000].encode("utf-8", "replace")),
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_attempts", str(attempts).encode()),
+        ]
+        if stack:
+            headers.append(("dlq_stack", stack.encode("utf-8", "replace")))
+        log.error(
+            "dead-lettering %s[%d]@%d: %s (%s)",
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+            error,
+        )
+        failures = 0
+        while True:  # the offset is not committed until the DLQ holds the message
+            try:
+                if self._dlq_producer is None:
+                    producer = self._producer_factory()
+                    await producer.start()
+                    self._dlq_producer = producer
+                await self._dlq_producer.send_and_wait(
+                    dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+                )
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning("DLQ publish failed (%s); retrying", exc)
+                await self.close()
+                await asyncio.sleep(self._delay(min(failures, 6)))
+        self.dead_lettered_total += 1
+        self._dead_lettered.add(1, {"consumer": self.name, "reason": reason})
+
+
+__all__ = ["Handler", "InboxConsumer", "Subscriptions", "is_transient"]

@@ -1,0 +1,71 @@
+"""Kafka clients with explicit, durable settings, and topic provisioning."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger("trellis.kafka")
+
+
+def create_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+    # aiokafka's defaults are weaker than Kafka's: ask for every in-sync replica, idempotence
+    # (no duplicates from internal retries, order kept per partition), a short linger to batch.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type="gzip",
+        request_timeout_ms=15_000,
+        retry_backoff_ms=200,
+    )
+
+
+def create_consumer(
+    bootstrap: str, *topics: str, group_id: str, client_id: str
+) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=200,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=3_000,
+        retry_backoff_ms=200,
+    )
+
+
+async def ensure_topics(bootstrap: str, topics: list[str], *, partitions: int = 6) -> None:
+    """Create the topics that are missing (idempotent; several services may race here)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="trellis-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        if not missing:
+            return
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics(
+                [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+            )
+        # Per-topic errors come back in the response rather than raised; the listing is the truth.
+        for _ in range(50):
+            still_missing = set(missing) - set(await admin.list_topics())
+            if not still_missing:
+                log.info("created topics %s", missing)
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"topics were not created: {sorted(still_missing)}")
+    finally:
+        await admin.close()

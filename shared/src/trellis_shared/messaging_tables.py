@@ -1,0 +1,57 @@
+"""The outbox and inbox tables each service keeps in its own schema.
+
+They are plain SQLAlchemy tables without a schema: the connection's search_path (the service's
+schema) decides where they live. Each service's first migration creates them with
+`create_messaging_tables`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+metadata = sa.MetaData()
+
+outbox_message = sa.Table(
+    "outbox_message",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("tenant", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("headers", pg.JSONB, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("traceparent", sa.Text),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+)
+sa.Index(
+    "ix_outbox_message_unpublished",
+    outbox_message.c.id,
+    postgresql_where=outbox_message.c.published_at.is_(None),
+)
+
+inbox_message = sa.Table(
+    "inbox_message",
+    metadata,
+    sa.Column("consumer", sa.Text, primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column(
+        "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+
+def create_messaging_tables(op) -> None:  # op: alembic.op
+    """Create the outbox and inbox tables (call from a service's first migration)."""
+    bind = op.get_bind()
+    metadata.create_all(bind)
+
+
+def drop_messaging_tables(op) -> None:
+    metadata.drop_all(op.get_bind())
