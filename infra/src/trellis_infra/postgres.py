@@ -114,6 +114,8 @@ class Postgres:
             self._initdb()
         self._write_conf()
         self._clear_stale_lock()
+        if not proc.port_free(self.port):
+            raise RuntimeError(f"postgres port {self.port} is already in use")
         proc.spawn(
             [str(self.bindir / "postgres"), "-D", str(self.data_dir)],
             log_file=self.log_file,

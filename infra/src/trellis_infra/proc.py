@@ -135,11 +135,6 @@ def _start_time(pid: int) -> str | None:
     return fields[19] if fields else None
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
 def _read_pid_file(pid_file: Path) -> tuple[int, str | None] | None:
     try:
         parts = pid_file.read_text().split()
@@ -148,14 +143,37 @@ def _read_pid_file(pid_file: Path) -> tuple[int, str | None] | None:
         return None
 
 
+def _exited(pid: int) -> bool:
+    """For a pid whose leader thread is a zombie: has the whole process finished exiting?
+
+    A multi-threaded process (a JVM) shows its leader as a zombie while its other threads
+    still tear down, and its sockets stay open until the last one is gone.
+    """
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        return reaped == pid
+    except ChildProcessError:  # not our child: look at its threads
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            return True
+        for tid in tasks:
+            with contextlib.suppress(FileNotFoundError, IndexError):
+                state = (
+                    Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                )
+                if state not in ("Z", "X"):
+                    return False
+        return True
+
+
 def _alive(pid: int, start: str | None) -> bool:
     fields = _proc_stat(pid)
     if fields is None:
         return False
-    if fields[0] == "Z":  # exited; reap it if it is our child
-        _reap(pid)
+    if start is not None and fields[19] != start:  # the pid now names another process
         return False
-    return start is None or fields[19] == start
+    return not (fields[0] in ("Z", "X") and _exited(pid))
 
 
 def pid_alive(pid_file: Path) -> int | None:
@@ -167,49 +185,75 @@ def pid_alive(pid_file: Path) -> int | None:
     return pid if _alive(pid, start) else None
 
 
-def _wait_gone(pid: int, start: str | None, timeout: float) -> bool:
+def _wait_gone(procs: list[tuple[int, str | None]], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _alive(pid, start):
+    while any(_alive(pid, start) for pid, start in procs):
         if time.monotonic() >= deadline:
             return False
-        time.sleep(0.05)
+        time.sleep(0.02)
     return True
 
 
-def _sigkill_group(pid: int) -> None:
-    """SIGKILL the process and, when it leads its own process group (everything spawn()
-    starts does), all of its children with it."""
-    try:
+def _descendants(pid: int) -> list[tuple[int, str | None]]:
+    """All descendants of ``pid`` (with start times), from /proc."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _proc_stat(int(entry))
+        if fields is None:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        starts[int(entry)] = fields[19]
+    found: list[tuple[int, str | None]] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append((child, starts.get(child)))
+        todo.extend(children.get(child, []))
+    return found
+
+
+def _kill_tree(pid: int, start: str | None) -> None:
+    """SIGKILL a process and every descendant, and wait until all of them are gone.
+
+    The process is frozen first so that it cannot fork while we collect its children;
+    descendants are found by parentage because some daemons (postgres backends) move into
+    sessions of their own, out of reach of a process-group kill.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    procs = [(pid, start), *_descendants(pid)]
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         if os.getpgid(pid) == pid:
             os.killpg(pid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    for p, _ in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+    if not _wait_gone(procs, 15.0):
+        raise RuntimeError(f"processes {[p for p, _ in procs]} survived SIGKILL")
 
 
 def stop(pid_file: Path, *, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
-    """Send ``sig`` (SIGTERM by default), wait up to ``timeout`` s, then SIGKILL the group.
-
-    Removes the pid file. A no-op when the process is not running.
-    """
+    """Send ``sig`` (SIGTERM by default), wait up to ``timeout`` s for the process to exit,
+    then SIGKILL it and its descendants. Removes the pid file; a no-op if not running."""
     rec = _read_pid_file(pid_file)
     if rec is not None and _alive(*rec):
         pid, start = rec
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        if not _wait_gone(pid, start, timeout):
-            _sigkill_group(pid)
-            _wait_gone(pid, start, 10.0)
+        if not _wait_gone([rec], timeout):
+            _kill_tree(pid, start)
     pid_file.unlink(missing_ok=True)
 
 
 def kill9(pid_file: Path) -> None:
-    """SIGKILL the process (and its process group), wait until it is gone, drop the pid file."""
+    """SIGKILL the process and all its descendants (a crash), wait until they are gone,
+    remove the pid file."""
     rec = _read_pid_file(pid_file)
     if rec is not None and _alive(*rec):
-        _sigkill_group(rec[0])
-        _wait_gone(*rec, 10.0)
+        _kill_tree(*rec)
     pid_file.unlink(missing_ok=True)
 
 
@@ -252,13 +296,22 @@ def wait_port(
 
 
 def port_free(port: int) -> bool:
-    """True if nothing listens on ``port`` (on any local address)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
+    """True if no socket listens on TCP ``port`` (any local address, IPv4 or IPv6).
+
+    Reads the kernel's socket tables rather than test-binding: right after a server is
+    killed its old connections linger (FIN_WAIT/TIME_WAIT), which makes a test bind fail
+    although the server's own restart (with SO_REUSEADDR) would succeed.
+    """
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return not port_open("127.0.0.1", port)
+    for table in tables:
+        with contextlib.suppress(FileNotFoundError):
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state = fields[1], fields[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                    return False
     return True
 
 

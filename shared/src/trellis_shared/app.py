@@ -17,7 +17,6 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
 from trellis_shared import contracts  # noqa: F401  (registers every event contract)
 from trellis_shared.auth import TokenVerifier
@@ -100,7 +99,6 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 async def _start(spec: ServiceSpec) -> Runtime:
     settings = spec.settings
     engine = create_engine(settings)
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)
     sessionmaker = create_sessionmaker(engine)
     client_id = f"trellis-{settings.service_name}"
     topics = [c.topic() for c in spec.produces]

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -69,3 +69,36 @@ async def ensure_topics(bootstrap: str, topics: list[str], *, partitions: int = 
         raise RuntimeError(f"topics were not created: {sorted(still_missing)}")
     finally:
         await admin.close()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The partition ids of `topic` (waits for its metadata)."""
+    probe = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="trellis-metadata")
+    await probe.start()
+    try:
+        return sorted(await probe.partitions_for(topic))
+    finally:
+        await probe.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, key: bytes | None = None, limit: int | None = None
+) -> list[ConsumerRecord]:
+    """Every record now in `topic` (optionally only those with `key`), read without a group."""
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[ConsumerRecord] = []
+        while limit is None or len(found) < limit:
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            if all(positions[tp] >= end for tp, end in ends.items()):
+                break
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [r for r in records if key is None or r.key == key]
+        return found[:limit] if limit is not None else found
+    finally:
+        await consumer.stop()

@@ -13,6 +13,7 @@ import random
 import uuid
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -48,7 +49,8 @@ async def emit(
     """Write an event to the outbox inside the caller's transaction; the relay publishes it."""
     event_ = Event.new(data, tenant=tenant, source=source)
     message = to_kafka(event_)
-    await session.execute(
+    connection = await session.connection()
+    await connection.execute(
         outbox_message.insert().values(
             event_id=event_.id,
             event_type=event_.type,
@@ -62,7 +64,7 @@ async def emit(
     )
     if channel:
         # Delivered at commit only, so the relay never wakes for a rolled-back event.
-        await session.execute(sa.select(sa.func.pg_notify(channel, "")))
+        await connection.execute(sa.select(sa.func.pg_notify(channel, "")))
     return event_
 
 
@@ -200,7 +202,7 @@ class OutboxRelay:
             result = await conn.execute(
                 outbox_message.delete().where(
                     outbox_message.c.published_at
-                    < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, self._retention_hours)
+                    < datetime.now(UTC) - timedelta(hours=self._retention_hours)
                 )
             )
         return result.rowcount or 0

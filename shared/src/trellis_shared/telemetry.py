@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -27,6 +28,9 @@ def setup_telemetry(
         return
     _configured = True
     configure_logging(log_level)
+    # Database spans come from the asyncpg driver: the SQLAlchemy instrumentation (0.66b1)
+    # refuses SQLAlchemy 2.1 and instruments nothing.
+    AsyncPGInstrumentor().instrument()
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return  # a test or an embedding process already owns the providers
     resource = Resource.create(

@@ -23,8 +23,6 @@ async def welcome(session: AsyncSession, event: Event[PersonRegistered]) -> None
         source_event_id=event.id,
         kind="welcome",
         title=f"Welcome to Trellis, {first_name}",
-        body=(
-            "Your profile is ready. Add your skills and goals so we can find the right people for you."
-        ),
+        body=("Your profile is ready. Add your skills and goals so we can find the right people."),
         link=f"/profiles/people/{person.person_id}",
     )

@@ -1,0 +1,51 @@
+# Trellis: `make up` runs the platform locally, `make test` runs every test against real
+# Postgres and Kafka. Both install what they need on a fresh machine.
+
+SHELL := /bin/bash
+UV ?= python3 -m uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+PY := $(VENV)/bin/python
+STACK := $(VENV)/bin/trellis-stack
+
+.PHONY: up down logs status test lint format bootstrap clean help
+
+help:
+	@echo "make up      start the platform (Postgres, Kafka, 4 services, gateway on :8080)"
+	@echo "make down    stop it;  make logs  follow its logs;  make status"
+	@echo "make test    lint, then every test against its own Postgres and Kafka"
+	@echo "make lint    ruff check + format check;  make format  apply ruff's fixes"
+
+bootstrap: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock shared/pyproject.toml infra/pyproject.toml services/*/pyproject.toml
+	@bash infra/bootstrap.sh
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
+	$(UV) sync --frozen --all-packages
+	@touch $(STAMP)
+
+up: $(STAMP)
+	@$(STACK) up
+
+down: $(STAMP)
+	@$(STACK) down
+
+status: $(STAMP)
+	@$(STACK) status
+
+logs: $(STAMP)
+	@$(STACK) logs
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean: down
+	rm -rf .trellis/up .trellis/test

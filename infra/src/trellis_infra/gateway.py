@@ -1,0 +1,180 @@
+"""The API gateway: nginx routing /<service>/... to the services, with request ids,
+per-client rate limits and problem+json errors (see infra/gateway/nginx.conf.template)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trellis_infra import proc
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "gateway" / "nginx.conf.template"
+
+# Server-Sent Events: streamed unbuffered and allowed to stay open.
+SSE_PATHS = {"notifications": ["/notifications/inbox/stream"]}
+
+# Below uvicorn's 5 s keep-alive, so nginx never reuses a connection the service is closing.
+_UPSTREAM_KEEPALIVE_TIMEOUT = "4s"
+
+
+@dataclass
+class Gateway:
+    state_dir: Path
+    port: int = 8080
+    upstreams: dict[str, int] = field(default_factory=dict)
+    rate_per_second: int = 50
+    body_limit: str = "1m"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "nginx.conf"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "gateway.pid"
+
+    @property
+    def error_log(self) -> Path:
+        return self.state_dir / "error.log"
+
+    @property
+    def access_log(self) -> Path:
+        return self.state_dir / "access.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def running(self) -> bool:
+        return proc.pid_alive(self.pid_file) is not None
+
+    def render(self) -> tuple[str, str]:
+        """The nginx.conf text and its config id (a hash that /healthz reports)."""
+        for name in self.upstreams:
+            if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+                raise ValueError(f"bad upstream name {name!r}")
+        burst = 2 * self.rate_per_second
+        upstream_blocks = []
+        location_blocks = []
+        for name, up_port in sorted(self.upstreams.items()):
+            upstream_blocks.append(
+                f"    upstream trellis_{name} {{\n"
+                f"        server 127.0.0.1:{int(up_port)} max_fails=0;\n"
+                f"        keepalive 64;\n"
+                f"        keepalive_timeout {_UPSTREAM_KEEPALIVE_TIMEOUT};\n"
+                f"    }}\n"
+            )
+            # No URI part in proxy_pass: the full original URI goes upstream unchanged.
+            location_blocks.append(
+                f"        location ^~ /{name}/ {{\n"
+                f"            limit_req zone=per_client burst={burst} nodelay;\n"
+                f"            proxy_pass http://trellis_{name};\n"
+                f"        }}\n"
+            )
+            for path in SSE_PATHS.get(name, []):
+                location_blocks.append(
+                    f"        location ^~ {path} {{\n"
+                    f"            limit_req zone=per_client burst={burst} nodelay;\n"
+                    f"            proxy_pass http://trellis_{name};\n"
+                    f"            proxy_buffering off;\n"
+                    f"            proxy_cache off;\n"
+                    f"            proxy_read_timeout 1h;\n"
+                    f"            proxy_send_timeout 1h;\n"
+                    f"        }}\n"
+                )
+        values = {
+            "state_dir": str(self.state_dir.resolve()),
+            "port": str(int(self.port)),
+            "rate_per_second": str(int(self.rate_per_second)),
+            "body_limit": self.body_limit,
+            "upstreams": "\n".join(upstream_blocks),
+            "locations": "\n".join(location_blocks),
+            # Workers must write temp files in the root-owned state folder; the gateway
+            # listens on 127.0.0.1 only, for local development and tests.
+            "user_directive": "user root root;" if os.geteuid() == 0 else "",
+            "config_id": "",
+        }
+        if not re.fullmatch(r"\d+[kKmMgG]?", self.body_limit):
+            raise ValueError(f"bad body_limit {self.body_limit!r}")
+        text = TEMPLATE.read_text()
+        config_id = hashlib.sha256(_fill(text, values).encode()).hexdigest()[:12]
+        return _fill(text, {**values, "config_id": config_id}), config_id
+
+    def start(self) -> None:
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(nginx).exists():
+            raise RuntimeError("nginx not found; run infra/bootstrap.sh")
+        (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        text, config_id = self.render()
+        self.config_file.write_text(text)
+        base = [
+            nginx,
+            "-p",
+            str(self.state_dir),
+            "-e",
+            str(self.error_log),
+            "-c",
+            str(self.config_file),
+        ]
+        proc.run([*base, "-t", "-q"])
+        if self.running():
+            proc.run([*base, "-s", "reload"])
+            self._wait_config(config_id, timeout=15.0)
+            return
+        if not proc.port_free(self.port):
+            raise RuntimeError(f"gateway port {self.port} is already in use")
+        proc.spawn(
+            [*base, "-g", "daemon off; master_process on;"],
+            log_file=self.error_log,
+            pid_file=self.pid_file,
+            cwd=self.state_dir,
+        )
+        proc.wait_port(
+            "127.0.0.1",
+            self.port,
+            timeout=30.0,
+            proc_pid_file=self.pid_file,
+            log_file=self.error_log,
+        )
+        self._wait_config(config_id, timeout=15.0)
+
+    def stop(self) -> None:
+        # SIGTERM is nginx's fast shutdown (SIGQUIT would wait for open SSE streams).
+        proc.stop(self.pid_file, timeout=10.0)
+
+    def _wait_config(self, config_id: str, *, timeout: float) -> None:
+        """Reload is asynchronous: wait until /healthz is served by the new configuration."""
+        deadline = time.monotonic() + timeout
+        seen = None
+        while True:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2.0)
+            try:
+                conn.request("GET", "/healthz")
+                resp = conn.getresponse()
+                resp.read()
+                seen = resp.getheader("X-Gateway-Config")
+                if resp.status == 200 and seen == config_id:
+                    return
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"gateway not serving config {config_id} (saw {seen}):\n"
+                    f"{proc.tail(self.error_log)}"
+                )
+            time.sleep(0.05)
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        return values[m.group(1)]
+
+    return re.sub(r"\{\{(\w+)\}\}", sub, template)

@@ -1,0 +1,162 @@
+"""Test fixtures for Trellis: real Postgres and Kafka, chosen once per run, and helpers.
+
+Where the infrastructure comes from, in order:
+1. `TRELLIS_DATABASE_URL` (a superuser DSN) and `TRELLIS_KAFKA_BOOTSTRAP`: used as they are.
+2. A reachable Docker engine with testcontainers installed: Postgres and Kafka containers.
+3. Otherwise local processes (Debian's PostgreSQL, Kafka from Maven Central) in .trellis/test/,
+   on their own ports, isolated from a running `make up`.
+The run's header says which was chosen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from trellis_infra.stack import SERVICES, Stack, StackConfig
+from trellis_shared.auth import mint_token
+from trellis_shared.settings import DEV_JWT_SECRET
+
+SPANS = InMemorySpanExporter()
+_choice: dict[str, str] = {}
+T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Installed before any app configures telemetry, so every span of the run lands here.
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(SPANS))
+    trace.set_tracer_provider(provider)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"trellis infrastructure: {_describe_choice()}"
+
+
+def _describe_choice() -> str:
+    if os.environ.get("TRELLIS_DATABASE_URL") and os.environ.get("TRELLIS_KAFKA_BOOTSTRAP"):
+        return "external (TRELLIS_DATABASE_URL, TRELLIS_KAFKA_BOOTSTRAP)"
+    if _docker_available():
+        return "testcontainers (Docker engine reachable)"
+    return "local processes (.trellis/test: Debian PostgreSQL 15, Apache Kafka KRaft)"
+
+
+def _docker_available() -> bool:
+    try:
+        import docker  # type: ignore[import-not-found]
+        import testcontainers  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        return False
+    try:
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _containers(config: StackConfig):
+    from testcontainers.kafka import KafkaContainer  # type: ignore[import-not-found]
+    from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+
+    with (
+        PostgresContainer("postgres:15", driver=None) as pg,
+        KafkaContainer().with_kraft() as kafka,
+    ):
+        config.external_admin_dsn = pg.get_connection_url()
+        config.external_kafka = kafka.get_bootstrap_server()
+        yield
+
+
+@pytest.fixture(scope="session")
+def stack() -> Any:
+    """Postgres and Kafka running, the test database provisioned and every service migrated."""
+    config = StackConfig.for_tests()
+    choice = _describe_choice()
+    _choice["mode"] = choice
+    with contextlib.ExitStack() as cleanup:
+        local = choice.startswith("local")
+        if choice.startswith("testcontainers"):
+            cleanup.enter_context(_containers(config))
+        s = Stack(config)
+        if local:
+            s.down()
+            # A fresh broker and database each run: no offsets or rows from an earlier run.
+            for part in ("kafka", "postgres", "run", "logs", "gateway"):
+                shutil.rmtree(config.state_dir / part, ignore_errors=True)
+        s.start_infra()
+        for service in SERVICES:
+            s.migrate(service)
+        yield s
+        for service in SERVICES:
+            s.stop_service(service)
+        if s.gateway.running():
+            s.gateway.stop()
+        if local and not os.environ.get("TRELLIS_KEEP_TEST_STACK"):
+            s.down()
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    return SPANS
+
+
+def settings_for(stack: Stack, service: str, settings_cls: type[T], **overrides: Any) -> T:
+    """Settings of an in-process service app joined to the test stack."""
+    values: dict[str, Any] = dict(stack.service_settings(service))
+    values.update(relay_poll_interval_s=0.2, consumer_backoff_s=0.05, consumer_backoff_max_s=0.5)
+    values.update(overrides)
+    return settings_cls(**values)
+
+
+@asynccontextmanager
+async def running_app(
+    app: Any, *, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (relay, consumers) and talk to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+def token(*, org: uuid.UUID, roles: list[str], sub: uuid.UUID | str | None = None) -> str:
+    return mint_token(secret=DEV_JWT_SECRET, sub=str(sub or uuid.uuid4()), org=org, roles=roles)
+
+
+def bearer(
+    *, org: uuid.UUID, roles: list[str], sub: uuid.UUID | str | None = None
+) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(org=org, roles=roles, sub=sub)}"}
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    until: Callable[[T], bool] = bool,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+) -> T:
+    """Poll `probe` until `until(result)` holds; fail with the last result otherwise."""
+    deadline = time.monotonic() + timeout
+    result = await probe()
+    while not until(result):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last result: {result!r}")
+        await asyncio.sleep(interval)
+        result = await probe()
+    return result

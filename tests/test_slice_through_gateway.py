@@ -1,0 +1,85 @@
+"""The first slice as a user sees it: through the gateway, with every service a process."""
+
+import uuid
+
+from trellis_infra.pytest_plugin import bearer, eventually
+
+
+async def _register(gateway, org):
+    response = await gateway.post(
+        "/profiles/people",
+        json={"full_name": "Katherine Johnson", "email": f"kj.{uuid.uuid4().hex[:8]}@example.org"},
+        headers=bearer(org=org, roles=["org_admin"]),
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _inbox(gateway, org, person_id):
+    response = await gateway.get(
+        "/notifications/inbox", headers=bearer(org=org, roles=["member"], sub=person_id)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_registration_reaches_the_inbox_through_the_gateway(gateway):
+    org = uuid.uuid4()
+    person = await _register(gateway, org)
+    inbox = await eventually(lambda: _inbox(gateway, org, person["id"]), until=lambda i: i["data"])
+    assert inbox["data"][0]["kind"] == "welcome"
+    assert inbox["data"][0]["title"] == "Welcome to Trellis, Katherine"
+
+
+async def test_the_gateway_returns_the_request_id(gateway):
+    response = await gateway.get(
+        "/profiles/people/" + str(uuid.uuid4()), headers={"X-Request-ID": "req-abc-123"}
+    )
+    assert response.headers["x-request-id"] == "req-abc-123"
+    assert response.status_code == 401
+    assert response.json()["request_id"] == "req-abc-123"
+
+
+async def test_every_service_publishes_its_openapi_through_the_gateway(gateway):
+    for service in ("profiles", "matching", "sessions", "notifications"):
+        response = await gateway.get(f"/{service}/openapi.json")
+        assert response.status_code == 200, service
+        assert response.json()["info"]["title"] == f"Trellis {service}"
+
+
+async def test_unknown_paths_are_problem_json_at_the_gateway(gateway):
+    response = await gateway.get("/billing/invoices")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_oversized_body_is_a_413_problem(gateway):
+    response = await gateway.post(
+        "/profiles/people",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={
+            **bearer(org=uuid.uuid4(), roles=["org_admin"]),
+            "content-type": "application/json",
+        },
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_client_over_its_rate_is_answered_429_problem_json(gateway):
+    headers = bearer(org=uuid.uuid4(), roles=["member"])
+    statuses = []
+    for _ in range(300):
+        response = await gateway.get("/matching/openapi.json", headers=headers)
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["status"] == 429
+            assert "retry-after" in response.headers
+            break
+    assert 429 in statuses
+    # Another client is not affected by the first one's limit.
+    other = await gateway.get(
+        "/matching/openapi.json", headers=bearer(org=uuid.uuid4(), roles=["member"])
+    )
+    assert other.status_code == 200
