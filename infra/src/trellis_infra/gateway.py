@@ -107,6 +107,10 @@ class Gateway:
         return _fill(text, {**values, "config_id": config_id}), config_id
 
     def start(self) -> None:
+        with proc.locked(self.state_dir / ".start.lock"):
+            self._start()
+
+    def _start(self) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(nginx).exists():
             raise RuntimeError("nginx not found; run infra/bootstrap.sh")

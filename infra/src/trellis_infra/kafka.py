@@ -137,6 +137,10 @@ class Kafka:
         return proc.pid_alive(self.pid_file) is not None
 
     def start(self) -> None:
+        with proc.locked(self.state_dir / ".start.lock"):
+            self._start()
+
+    def _start(self) -> None:
         if self.running():
             self._wait_ready(timeout=120.0)
             return
@@ -175,7 +179,6 @@ class Kafka:
                 "-XX:+ExitOnOutOfMemoryError",
                 "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-                f"-Dkafka.logs.dir={self.state_dir}",
                 "-cp",
                 classpath,
                 "kafka.Kafka",

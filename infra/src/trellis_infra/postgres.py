@@ -106,6 +106,10 @@ class Postgres:
         return proc.pid_alive(self.pid_file) is not None
 
     def start(self) -> None:
+        with proc.locked(self.state_dir / ".start.lock"):
+            self._start()
+
+    def _start(self) -> None:
         if self.running():
             self._wait_ready(timeout=60.0)
             return
@@ -152,7 +156,18 @@ class Postgres:
         deadline = time.monotonic() + timeout
         while True:
             res = subprocess.run(
-                [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                [
+                    str(self.bindir / "pg_isready"),
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                ],
                 check=False,
             )
             if res.returncode == 0:
@@ -259,13 +274,8 @@ class Postgres:
         )
 
     async def _admin(self, database: str = "postgres") -> asyncpg.Connection:
-        return await asyncpg.connect(
-            user="postgres",
-            password=self.superuser_password,
-            host="127.0.0.1",
-            port=self.port,
-            database=database,
-        )
+        # Through admin_dsn, so that a subclass pointing at an external server works too.
+        return await asyncpg.connect(self.admin_dsn, database=database)
 
     async def ensure_database(self, name: str) -> None:
         conn = await self._admin()

@@ -1,0 +1,211 @@
+"""The inbox consumer and the outbox relay against the real Postgres and Kafka.
+
+They run on the notifications schema's own outbox and inbox tables, under consumer names of
+their own, so they never disturb what the services record.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from trellis_infra.pytest_plugin import eventually
+from trellis_shared.contracts.profiles import PersonRegistered
+from trellis_shared.db import create_engine, create_sessionmaker
+from trellis_shared.events import dlq_topic, header_value
+from trellis_shared.inbox import InboxConsumer, Subscriptions, is_transient
+from trellis_shared.kafka import create_consumer, create_producer, read_topic
+from trellis_shared.messaging_tables import inbox_message, outbox_message
+from trellis_shared.outbox import OutboxRelay, emit
+from trellis_shared.settings import ServiceSettings
+
+
+@pytest.fixture
+async def db(stack):
+    settings = ServiceSettings(**stack.service_settings("notifications"))
+    engine = create_engine(settings)
+    yield engine, create_sessionmaker(engine)
+    await engine.dispose()
+
+
+def _registered(person_id: uuid.UUID) -> PersonRegistered:
+    return PersonRegistered(
+        person_id=person_id,
+        full_name="Test Person",
+        email=f"{person_id.hex[:8]}@example.org",
+        time_zone="UTC",
+        locale="en",
+        registered_at=datetime.now(UTC),
+    )
+
+
+async def _publish_via_outbox(
+    engine, sessionmaker, bootstrap, people: list[uuid.UUID], tenant: uuid.UUID
+):
+    async with sessionmaker() as session, session.begin():
+        for person_id in people:
+            await emit(session, _registered(person_id), tenant=tenant, source="trellis/test")
+    relay = _relay(engine, bootstrap)
+    try:
+        while await relay.publish_batch():
+            pass
+    finally:
+        await relay.close()
+
+
+def _relay(engine, bootstrap, batch_size=500):
+    return OutboxRelay(
+        engine=engine,
+        producer_factory=lambda: create_producer(bootstrap, client_id="test-relay"),
+        listen_dsn="postgresql://unused",
+        schema="notifications",
+        batch_size=batch_size,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _consuming(stack, sessionmaker, subscriptions, *, name, max_attempts=3):
+    consumer = InboxConsumer(
+        name=name,
+        subscriptions=subscriptions,
+        sessionmaker=sessionmaker,
+        consumer_factory=lambda topics: create_consumer(
+            stack.kafka_bootstrap, *topics, group_id=name, client_id=name
+        ),
+        producer_factory=lambda: create_producer(stack.kafka_bootstrap, client_id=f"{name}-dlq"),
+        max_attempts=max_attempts,
+        backoff_s=0.01,
+        backoff_max_s=0.05,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.close()
+
+
+async def test_a_handler_that_keeps_failing_sends_its_event_to_the_dlq_and_the_rest_flow(db, stack):
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    bad, good = uuid.uuid4(), [uuid.uuid4() for _ in range(4)]
+    applied: list[uuid.UUID] = []
+    calls: dict[uuid.UUID, int] = {}
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(PersonRegistered)
+    async def handle(session, event):
+        if event.tenant != tenant:
+            return
+        calls[event.data.person_id] = calls.get(event.data.person_id, 0) + 1
+        if event.data.person_id == bad:
+            raise ValueError("this person breaks the handler")
+        applied.append(event.data.person_id)
+
+    name = f"test-failing-{uuid.uuid4().hex[:8]}"
+    async with _consuming(stack, sessionmaker, subscriptions, name=name, max_attempts=3):
+        await _publish_via_outbox(
+            engine, sessionmaker, stack.kafka_bootstrap, [good[0], bad, *good[1:]], tenant
+        )
+        await eventually(lambda: asyncio.sleep(0, sorted(applied)), until=lambda a: len(a) == 4)
+
+    assert sorted(applied) == sorted(good)
+    assert calls[bad] == 3  # bounded retries, then the DLQ
+    dead = await read_topic(
+        stack.kafka_bootstrap, dlq_topic(PersonRegistered.topic()), key=str(bad).encode()
+    )
+    mine = [r for r in dead if header_value(r.headers, "dlq_consumer") == name]
+    assert len(mine) == 1
+    assert header_value(mine[0].headers, "dlq_reason") == "handler-failed"
+    assert header_value(mine[0].headers, "dlq_attempts") == "3"
+    assert "this person breaks the handler" in header_value(mine[0].headers, "dlq_error")
+    async with engine.connect() as conn:
+        recorded = await conn.scalar(
+            sa.select(sa.func.count())
+            .where(inbox_message.c.consumer == name)
+            .where(inbox_message.c.event_type == PersonRegistered.event_type)
+        )
+    assert (
+        recorded >= 4
+    )  # the good ones (and earlier events of other tenants) are recorded; the bad one is not
+
+
+async def test_an_unreachable_database_is_retried_not_dead_lettered(db, stack):
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    person = uuid.uuid4()
+    attempts = 0
+    applied = []
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(PersonRegistered)
+    async def handle(session, event):
+        nonlocal attempts
+        if event.tenant != tenant:
+            return
+        attempts += 1
+        if attempts <= 8:  # more failures than max_attempts: only a transient error survives that
+            raise sa_exc.OperationalError(
+                "SELECT 1", {}, ConnectionRefusedError("database is restarting")
+            )
+        applied.append(event.data.person_id)
+
+    name = f"test-transient-{uuid.uuid4().hex[:8]}"
+    async with _consuming(stack, sessionmaker, subscriptions, name=name, max_attempts=2):
+        await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, [person], tenant)
+        await eventually(lambda: asyncio.sleep(0, list(applied)), until=bool, timeout=60)
+    assert applied == [person]
+    assert attempts == 9
+
+
+def test_transient_errors_are_told_apart_from_bugs():
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(sa_exc.OperationalError("x", {}, OSError("gone")))
+    assert not is_transient(ValueError("bad data"))
+    assert not is_transient(sa_exc.IntegrityError("x", {}, Exception("duplicate")))
+
+
+async def test_concurrent_relays_publish_each_row_once_and_in_order(db, stack):
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    person = uuid.uuid4()  # one key: its events must stay in order
+    async with sessionmaker() as session, session.begin():
+        ids = []
+        for _ in range(60):
+            ids.append(
+                (await emit(session, _registered(person), tenant=tenant, source="trellis/test")).id
+            )
+
+    relays = [_relay(engine, stack.kafka_bootstrap, batch_size=7) for _ in range(3)]
+
+    async def drain(relay):
+        while True:
+            if not await relay.publish_batch():
+                async with engine.connect() as conn:
+                    left = await conn.scalar(
+                        sa.select(sa.func.count()).where(
+                            outbox_message.c.published_at.is_(None),
+                            outbox_message.c.tenant == tenant,
+                        )
+                    )
+                if not left:
+                    return
+                await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.gather(*(drain(r) for r in relays))
+    finally:
+        for relay in relays:
+            await relay.close()
+
+    records = await read_topic(
+        stack.kafka_bootstrap, PersonRegistered.topic(), key=str(person).encode()
+    )
+    published = [uuid.UUID(header_value(r.headers, "ce_id")) for r in records]
+    assert published == ids
