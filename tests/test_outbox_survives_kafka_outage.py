@@ -2,6 +2,7 @@
 
 import uuid
 
+import httpx
 import pytest
 
 from trellis_infra.pytest_plugin import bearer, eventually
@@ -28,6 +29,14 @@ async def test_people_registered_while_kafka_is_down_are_welcomed_after_it_retur
             # Writes never depend on the broker: the event waits in the outbox.
             assert response.status_code == 201, response.text
             people.append(response.json())
+        # The backlog is visible while the broker is away, and readiness says why.
+        ready = await eventually(
+            lambda: _readyz(platform),
+            until=lambda r: r["checks"]["outbox_backlog"] >= 10,
+            timeout=30,
+        )
+        assert ready["status"] == "unavailable"
+        assert ready["checks"]["kafka"] == "unreachable"
     finally:
         platform.kafka.start()
 
@@ -43,3 +52,12 @@ async def test_people_registered_while_kafka_is_down_are_welcomed_after_it_retur
     assert (
         await eventually(welcomed, until=lambda n: n == len(people), timeout=120, interval=1) == 10
     )
+    drained = await eventually(
+        lambda: _readyz(platform), until=lambda r: r["checks"]["outbox_backlog"] == 0
+    )
+    assert drained["status"] == "ok"
+
+
+async def _readyz(platform):
+    async with httpx.AsyncClient(base_url=platform.service_url("profiles"), timeout=10) as client:
+        return (await client.get("/readyz")).json()

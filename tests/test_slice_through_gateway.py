@@ -83,3 +83,15 @@ async def test_a_client_over_its_rate_is_answered_429_problem_json(gateway):
         "/matching/openapi.json", headers=bearer(org=uuid.uuid4(), roles=["member"])
     )
     assert other.status_code == 200
+
+
+async def test_a_stopped_service_is_a_502_problem_and_comes_back(gateway, platform):
+    platform.stop_service("sessions")
+    try:
+        response = await gateway.get("/sessions/openapi.json")
+        assert response.status_code == 502
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == 502
+    finally:
+        platform.start_service("sessions")
+    assert (await gateway.get("/sessions/openapi.json")).status_code == 200

@@ -6,6 +6,9 @@ their own, so they never disturb what the services record.
 
 import asyncio
 import contextlib
+import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -209,3 +212,67 @@ async def test_concurrent_relays_publish_each_row_once_and_in_order(db, stack):
     )
     published = [uuid.UUID(header_value(r.headers, "ce_id")) for r in records]
     assert published == ids
+
+
+def _cli(stack, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "trellis_shared.cli", *args, "--bootstrap", stack.kafka_bootstrap],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+async def test_an_operator_lists_a_dead_letter_and_replays_it_after_the_fix(db, stack):
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    person = uuid.uuid4()
+    broken = True
+    applied: list[uuid.UUID] = []
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(PersonRegistered)
+    async def handle(session, event):
+        if event.tenant != tenant:
+            return
+        if broken:
+            raise RuntimeError("template missing")
+        applied.append(event.data.person_id)
+
+    name = f"test-replay-{uuid.uuid4().hex[:8]}"
+    async with _consuming(
+        stack, sessionmaker, subscriptions, name=name, max_attempts=2
+    ) as consumer:
+        await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, [person], tenant)
+        await eventually(lambda: asyncio.sleep(0, consumer.dead_lettered_total), until=bool)
+
+        listed = [
+            json.loads(line)
+            for line in (
+                await asyncio.to_thread(
+                    _cli, stack, "dlq", "list", PersonRegistered.topic(), "--limit", "100000"
+                )
+            ).splitlines()
+        ]
+        [entry] = [e for e in listed if e["consumer"] == name]
+        assert entry["reason"] == "handler-failed"
+        assert "template missing" in entry["error"]
+
+        broken = False  # the fix is deployed
+        out = await asyncio.to_thread(
+            _cli, stack, "dlq", "replay", PersonRegistered.topic(), "--consumer", name
+        )
+        assert out.strip() == f"replayed 1 message(s) to {PersonRegistered.topic()}"
+        await eventually(lambda: asyncio.sleep(0, list(applied)), until=bool)
+
+        # Replaying again is harmless: the inbox already holds the event.
+        duplicates_before = consumer.duplicates_total
+        await asyncio.to_thread(
+            _cli, stack, "dlq", "replay", PersonRegistered.topic(), "--consumer", name
+        )
+        await eventually(
+            lambda: asyncio.sleep(0, consumer.duplicates_total),
+            until=lambda d: d > duplicates_before,
+        )
+    assert applied == [person]

@@ -264,12 +264,20 @@ class Stack:
 
     def summary(self) -> str:
         rows = [
-            ("gateway", self.gateway_url, "routes /profiles /matching /sessions /notifications"),
+            (
+                "gateway",
+                f"http://localhost:{self.config.gateway_port}",
+                "routes /profiles /matching /sessions /notifications",
+            ),
             *(
                 (s, self.service_url(s), f"OpenAPI: {self.gateway_url}/{s}/openapi.json")
                 for s in SERVICES
             ),
-            ("postgres", self.admin_dsn.split("@", 1)[1], f"database {self.config.database}"),
+            (
+                "postgres",
+                self.admin_dsn.split("@", 1)[1].split("/")[0],
+                f"database {self.config.database}",
+            ),
             ("kafka", self.kafka_bootstrap, "KRaft, single node"),
         ]
         width = max(len(r[0]) for r in rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
 from typing import Annotated
 
@@ -109,6 +108,5 @@ def dlq_replay(
     typer.echo(f"replayed {count} message(s) to {topic}")
 
 
-def main() -> None:  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+if __name__ == "__main__":
     app()

@@ -134,6 +134,8 @@ class OutboxRelay:
                 log.warning("outbox relay failed (%s); retrying in %.1fs", self.last_error, delay)
                 await self._reset_producer()
                 await self._close_listener()
+                with contextlib.suppress(Exception):  # the database may be the one that is down
+                    await self._refresh_backlog()
                 await asyncio.sleep(delay)
 
     async def publish_batch(self) -> int:
