@@ -2,6 +2,7 @@
 
 import uuid
 
+import jwt
 import pytest
 from pydantic import ValidationError
 
@@ -65,3 +66,31 @@ def test_bad_tokens_are_401(token):
     with pytest.raises(Problem) as caught:
         TokenVerifier(ServiceSettings()).verify(token)
     assert caught.value.status == 401
+
+
+def test_rs256_tokens_verify_with_the_public_key_only():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    settings = ServiceSettings(jwt_algorithm="RS256", jwt_public_key=public_pem)
+    org = uuid.uuid4()
+    signed = mint_token(
+        secret=private_pem, sub="client-1", org=org, roles=["partner"], algorithm="RS256"
+    )
+    assert TokenVerifier(settings).verify(signed).org == org
+
+    # An HS256 token signed with the public key as secret (the classic confusion attack) fails.
+    forged = jwt.encode(
+        {"sub": "x", "org": str(org), "roles": ["org_admin"], "exp": 9999999999}, "k", "HS256"
+    )
+    with pytest.raises(Problem):
+        TokenVerifier(settings).verify(forged)
