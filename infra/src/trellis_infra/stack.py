@@ -71,7 +71,8 @@ class StackConfig:
     def for_tests(cls) -> StackConfig:
         base = _env_int("TRELLIS_TEST_SERVICE_PORT_BASE", 18000)
         return cls(
-            name="test",
+            # Several suites on one machine (developers' helpers) each take a name and ports.
+            name=os.environ.get("TRELLIS_TEST_STACK_NAME", "test"),
             pg_port=_env_int("TRELLIS_TEST_PG_PORT", 15433),
             kafka_port=_env_int("TRELLIS_TEST_KAFKA_PORT", 19092),
             controller_port=_env_int("TRELLIS_TEST_KAFKA_CONTROLLER_PORT", 19093),

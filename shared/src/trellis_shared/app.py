@@ -22,6 +22,7 @@ from trellis_shared import contracts  # noqa: F401  (registers every event contr
 from trellis_shared.auth import TokenVerifier
 from trellis_shared.db import create_engine, create_sessionmaker
 from trellis_shared.events import EventContract, dlq_topic
+from trellis_shared.idempotency import IdempotencyMiddleware
 from trellis_shared.inbox import InboxConsumer, Subscriptions
 from trellis_shared.kafka import create_consumer, create_producer, ensure_topics
 from trellis_shared.outbox import OutboxRelay
@@ -88,6 +89,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.middleware("http")(_request_id_middleware)
     app.include_router(_health_router())
     for router in spec.routers:

@@ -1,4 +1,4 @@
-"""The outbox and inbox tables each service keeps in its own schema.
+"""The outbox, inbox and idempotency tables each service keeps in its own schema.
 
 They are plain SQLAlchemy tables without a schema: the connection's search_path (the service's
 schema) decides where they live. Each service's first migration creates them with
@@ -50,8 +50,36 @@ inbox_message = sa.Table(
 def create_messaging_tables(op) -> None:  # op: alembic.op
     """Create the outbox and inbox tables (call from a service's first migration)."""
     bind = op.get_bind()
-    metadata.create_all(bind)
+    outbox_message.create(bind)
+    inbox_message.create(bind)
 
 
 def drop_messaging_tables(op) -> None:
-    metadata.drop_all(op.get_bind())
+    inbox_message.drop(op.get_bind())
+    outbox_message.drop(op.get_bind())
+
+
+idempotency_record = sa.Table(
+    "idempotency_record",
+    metadata,
+    sa.Column("tenant", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("principal", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response_headers", pg.JSONB),
+    sa.Column("response_body", sa.LargeBinary),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+)
+
+
+def create_idempotency_table(op) -> None:
+    """Create the idempotency table (a later migration of each service)."""
+    idempotency_record.create(op.get_bind())
+
+
+def drop_idempotency_table(op) -> None:
+    idempotency_record.drop(op.get_bind())

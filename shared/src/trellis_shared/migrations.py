@@ -23,7 +23,7 @@ def alembic_config(migrations_dir: Path, settings: ServiceSettings) -> Config:
     return config
 
 
-def upgrade(migrations_dir: Path, settings: ServiceSettings, revision: str = "head") -> None:
+def upgrade(migrations_dir: Path, settings: ServiceSettings, revision: str = "heads") -> None:
     command.upgrade(alembic_config(migrations_dir, settings), revision)
 
 

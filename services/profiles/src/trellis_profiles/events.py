@@ -1,31 +1,42 @@
-"""Events profiles emits, written to the outbox inside the caller's transaction."""
+"""How profiles writes its events: to the outbox, inside the caller's transaction."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_profiles.models import Person
-from trellis_shared.contracts.profiles import PersonErased, PersonRegistered
+from trellis_shared.contracts import profiles as contracts
+from trellis_shared.events import EventContract
 from trellis_shared.outbox import emit, notify_channel
 from trellis_shared.settings import ServiceSettings
 
-PRODUCES = (PersonRegistered, PersonErased)
+PRODUCES = (
+    contracts.OrganizationCreated,
+    contracts.ProgramCreated,
+    contracts.ProgramUpdated,
+    contracts.PersonRegistered,
+    contracts.PersonUpdated,
+    contracts.PersonErased,
+    contracts.EnrollmentCreated,
+    contracts.EnrollmentUpdated,
+    contracts.EnrollmentWithdrawn,
+    contracts.ConnectionCreated,
+    contracts.IntroductionRequested,
+    contracts.IntroductionAccepted,
+    contracts.IntroductionDeclined,
+    contracts.AchievementShared,
+)
 
 
-async def person_registered(
-    session: AsyncSession, settings: ServiceSettings, person: Person
+async def publish(
+    session: AsyncSession, settings: ServiceSettings, data: EventContract, *, tenant: uuid.UUID
 ) -> None:
+    """Write `data` to the outbox in the session's transaction; the relay publishes it."""
     await emit(
         session,
-        PersonRegistered(
-            person_id=person.id,
-            full_name=person.full_name,
-            email=person.email,
-            time_zone=person.time_zone,
-            locale=person.locale,
-            registered_at=person.created_at,
-        ),
-        tenant=person.organization_id,
+        data,
+        tenant=tenant,
         source=settings.source,
         channel=notify_channel(settings.db_schema),
     )

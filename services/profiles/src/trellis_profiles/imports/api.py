@@ -1,0 +1,5 @@
+"""Imports routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/profiles", tags=["imports"])

@@ -1,0 +1,5 @@
+"""Network routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/profiles", tags=["network"])

@@ -1,0 +1,5 @@
+"""Organizations routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/profiles", tags=["organizations"])

@@ -1,0 +1,5 @@
+"""Programs routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/profiles", tags=["programs"])
