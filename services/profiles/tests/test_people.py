@@ -53,12 +53,18 @@ async def test_an_org_admin_registers_a_person_and_the_event_is_in_the_outbox(pr
     assert row.event_type == "trellis.profiles.person.registered.v1"
     assert str(row.tenant) == str(org)
 
-    read = await profiles.get(
-        f"/profiles/people/{person['id']}", headers=bearer(org=org, roles=["member"])
-    )
-    assert read.status_code == 200
-    assert read.json()["email"] == person["email"]
-    assert read.headers["etag"] == 'W/"1"'
+    url = f"/profiles/people/{person['id']}"
+    as_admin = await profiles.get(url, headers=bearer(org=org, roles=["org_admin"]))
+    assert as_admin.status_code == 200
+    assert as_admin.json()["email"] == person["email"]
+    assert as_admin.headers["etag"] == 'W/"1"'
+
+    # Another member sees the public profile: no email, no demographics.
+    as_member = await profiles.get(url, headers=bearer(org=org, roles=["member"]))
+    assert as_member.status_code == 200
+    assert as_member.json()["full_name"] == "Grace Hopper"
+    assert "email" not in as_member.json()
+    assert "demographics" not in as_member.json()
 
 
 async def test_another_organization_cannot_see_the_person(profiles):
