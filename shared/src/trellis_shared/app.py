@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +44,9 @@ class ServiceSpec:
     subscriptions: Subscriptions = field(default_factory=Subscriptions)
     description: str = ""
     version: str = "0.1.0"
+    # Long-running work of the service beside the relay and consumers (e.g. resuming jobs);
+    # each is started with the runtime once topics exist, and cancelled at shutdown.
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
 
 
 @dataclass
@@ -164,6 +167,7 @@ async def _provision_then_run(
     work = [runtime.relay.run()]
     if runtime.consumer is not None:
         work.append(runtime.consumer.run())
+    work += [task(runtime) for task in runtime.spec.background]
     await asyncio.gather(*work)
 
 

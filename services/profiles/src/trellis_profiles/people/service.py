@@ -75,6 +75,16 @@ def _conflict(exc: IntegrityError, data: PersonCreate | PersonUpdate) -> Problem
     )
 
 
+async def _save(session: AsyncSession, person: Person, data: PersonCreate | PersonUpdate) -> None:
+    """Flush in a savepoint, so a uniqueness conflict leaves the caller's transaction usable."""
+    session.add(person)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise _conflict(exc, data) from exc
+
+
 async def _check_manager(
     session: AsyncSession, organization_id: uuid.UUID, manager_id: uuid.UUID | None
 ) -> None:
@@ -102,12 +112,7 @@ async def register(
     await _check_manager(session, organization_id, data.manager_id)
     person = Person(organization_id=organization_id)
     _apply(person, data.model_dump(mode="json") | {"manager_id": data.manager_id})
-    session.add(person)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise _conflict(exc, data) from exc
+    await _save(session, person, data)
     await publish(
         session,
         settings,
@@ -215,12 +220,7 @@ async def update(
     _apply(person, changes)
     person.version += 1
     person.updated_at = datetime.now(UTC)
-    session.add(person)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise _conflict(exc, data) from exc
+    await _save(session, person, data)
     await publish(
         session,
         settings,
