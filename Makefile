@@ -8,12 +8,13 @@ STAMP := $(VENV)/.synced
 PY := $(VENV)/bin/python
 STACK := $(VENV)/bin/trellis-stack
 
-.PHONY: up down logs status test lint format bootstrap clean help
+.PHONY: up down logs status test bench lint format bootstrap clean help
 
 help:
 	@echo "make up      start the platform (Postgres, Kafka, 4 services, gateway on :8080)"
 	@echo "make down    stop it;  make logs  follow its logs;  make status"
 	@echo "make test    lint, then every test against its own Postgres and Kafka"
+	@echo "make bench   benchmarks with same-run baselines (never fails the build)"
 	@echo "make lint    ruff check + format check;  make format  apply ruff's fixes"
 
 bootstrap: $(STAMP)
@@ -46,6 +47,10 @@ format: $(STAMP)
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(PY) tests/bench/run.py $(BENCH_ARGS)
 
 clean: down
 	rm -rf .trellis/up .trellis/test

@@ -52,13 +52,14 @@ def _describe_choice() -> str:
         return "external (TRELLIS_DATABASE_URL, TRELLIS_KAFKA_BOOTSTRAP)"
     if _docker_available():
         return "testcontainers (Docker engine reachable)"
-    return "local processes (.trellis/test: Debian PostgreSQL 15, Apache Kafka KRaft)"
+    name = os.environ.get("TRELLIS_TEST_STACK_NAME", "test")
+    return f"local processes (.trellis/{name}: Debian PostgreSQL 15, Apache Kafka KRaft)"
 
 
 def _docker_available() -> bool:
     try:
-        import docker  # type: ignore[import-not-found]
-        import testcontainers  # type: ignore[import-not-found]  # noqa: F401
+        import docker
+        import testcontainers.community  # noqa: F401
     except ImportError:
         return False
     try:
@@ -70,8 +71,8 @@ def _docker_available() -> bool:
 
 @contextlib.contextmanager
 def _containers(config: StackConfig):
-    from testcontainers.kafka import KafkaContainer  # type: ignore[import-not-found]
-    from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     with (
         PostgresContainer("postgres:15", driver=None) as pg,

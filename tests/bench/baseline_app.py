@@ -1,0 +1,57 @@
+"""Baselines measured beside Trellis in the same run: the least a route of each kind can cost.
+
+`GET /json` is a bare Starlette JSON route; `POST /raw-insert` does one raw asyncpg INSERT.
+Run with uvicorn exactly like a service (one process), so the ratio isolates our own work.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import asynccontextmanager
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+DSN = os.environ.get("BENCH_BASELINE_DSN", "")
+PERSON = {
+    "id": str(uuid.uuid4()),
+    "full_name": "Baseline Person",
+    "headline": "A fixed document of the same size as a profile",
+    "time_zone": "Europe/Paris",
+    "languages": ["en", "fr"],
+    "skills": [{"name": "python", "level": "advanced"}],
+}
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette):
+    app.state.pool = await asyncpg.create_pool(DSN, min_size=4, max_size=10) if DSN else None
+    yield
+    if app.state.pool is not None:
+        await app.state.pool.close()
+
+
+async def read_json(request: Request) -> JSONResponse:
+    return JSONResponse(PERSON)
+
+
+async def raw_insert(request: Request) -> JSONResponse:
+    body = await request.json()
+    async with request.app.state.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO bench_raw_person (id, full_name, email) VALUES ($1, $2, $3)",
+            uuid.uuid4(),
+            body["full_name"],
+            body["email"],
+        )
+    return JSONResponse({"ok": True}, status_code=201)
+
+
+app = Starlette(
+    routes=[Route("/json", read_json), Route("/raw-insert", raw_insert, methods=["POST"])],
+    lifespan=lifespan,
+)

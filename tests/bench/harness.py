@@ -1,0 +1,134 @@
+"""What every benchmark shares: load with wrk, a results table with ratios, the machine's facts."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass
+class Figure:
+    name: str
+    ours: float
+    baseline: float
+    unit: str
+    baseline_name: str
+    goal: str = "report"
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline else float("nan")
+
+    def met(self) -> str:
+        match = re.match(r"ratio\s*>=\s*([0-9.]+)", self.goal)
+        if not match:
+            return "-"
+        return "yes" if self.ratio >= float(match.group(1)) else "NO"
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int = 8,
+    connections: int = 32,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
+) -> dict[str, float]:
+    """One wrk run; returns requests/s, p50/p99 latency (ms), and non-2xx answers."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    with tempfile.TemporaryDirectory() as scratch:
+        if script:
+            lua = Path(scratch) / "request.lua"
+            lua.write_text(script)
+            cmd += ["-s", str(lua)]
+        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": _latency(out, "50%"),
+        "p99_ms": _latency(out, "99%"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def _latency(out: str, pct: str) -> float:
+    match = re.search(rf"{re.escape(pct)}\s+([0-9.]+)(us|ms|s)", out)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def interleaved(ours, baseline, rounds: int = 3) -> tuple[dict, dict]:
+    """The median run (by req/s) of alternating runs, so drift on a shared machine hits both."""
+    a, b = [], []
+    for _ in range(rounds):
+        b.append(baseline())
+        a.append(ours())
+    return _median_run(a), _median_run(b)
+
+
+def _median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+
+
+def machine() -> dict[str, str]:
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {
+        "cores": str(os.cpu_count()),
+        "memory_gib": f"{mem_kb / 1024 / 1024:.1f}",
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def report(figures: list[Figure], extra: dict[str, str], out_dir: Path) -> str:
+    rows = [("figure", "ours", "baseline", "ratio", "goal", "met")]
+    for f in figures:
+        rows.append(
+            (
+                f.name,
+                f"{f.ours:,.1f} {f.unit}",
+                f"{f.baseline:,.1f} {f.unit} ({f.baseline_name})",
+                f"{f.ratio:.3f}",
+                f.goal,
+                f.met(),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    facts = {**machine(), **extra}
+    text = "\n".join(lines) + "\n\n" + ", ".join(f"{k}: {v}" for k, v in facts.items())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "latest.json").write_text(
+        json.dumps(
+            {
+                "measured_at": datetime.now(UTC).isoformat(),
+                "machine": facts,
+                "figures": [asdict(f) | {"ratio": f.ratio} for f in figures],
+            },
+            indent=2,
+        )
+    )
+    return text

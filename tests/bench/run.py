@@ -1,0 +1,326 @@
+"""`make bench`: Trellis measured against baselines in the same run; prints a table, writes JSON.
+
+Benchmarks never fail the build: a missed goal is printed (and said in the README), not raised.
+Usage: python tests/bench/run.py [--only read,write,import] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import Figure, interleaved, report, wrk
+
+from trellis_infra import proc
+from trellis_infra.kafka import KAFKA_VERSION
+from trellis_infra.stack import REPO_ROOT, SERVICES, Stack, StackConfig
+from trellis_shared.auth import mint_token
+from trellis_shared.settings import DEV_JWT_SECRET
+
+BASELINE_PORT = int(os.environ.get("TRELLIS_BENCH_BASELINE_PORT", 58090))
+
+
+def bench_stack() -> Stack:
+    base = int(os.environ.get("TRELLIS_BENCH_SERVICE_PORT_BASE", 58000))
+    return Stack(
+        StackConfig(
+            name="bench",
+            pg_port=int(os.environ.get("TRELLIS_BENCH_PG_PORT", 54433)),
+            kafka_port=int(os.environ.get("TRELLIS_BENCH_KAFKA_PORT", 59092)),
+            controller_port=int(os.environ.get("TRELLIS_BENCH_KAFKA_CONTROLLER_PORT", 59093)),
+            gateway_port=int(os.environ.get("TRELLIS_BENCH_GATEWAY_PORT", 58080)),
+            service_ports={s: base + i + 1 for i, s in enumerate(SERVICES)},
+            database="trellis_bench",
+        )
+    )
+
+
+class Baseline:
+    """The bare Starlette app, served by uvicorn in its own process like a service."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.pid_file = stack.config.state_dir / "run" / "baseline.pid"
+        self.url = f"http://127.0.0.1:{BASELINE_PORT}"
+
+    def start(self) -> None:
+        dsn = stack_dsn(self.stack)
+        proc.spawn(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "baseline_app:app",
+                "--port",
+                str(BASELINE_PORT),
+                "--no-access-log",
+            ],
+            log_file=self.stack.config.state_dir / "logs" / "baseline.log",
+            pid_file=self.pid_file,
+            env={**os.environ, "BENCH_BASELINE_DSN": dsn},
+            cwd=Path(__file__).parent,
+        )
+        proc.wait_port("127.0.0.1", BASELINE_PORT, timeout=30, proc_pid_file=self.pid_file)
+
+    def stop(self) -> None:
+        proc.stop(self.pid_file)
+
+
+def stack_dsn(stack: Stack) -> str:
+    return stack.service_database_url("profiles").replace("+asyncpg", "")
+
+
+def admin_headers(org: uuid.UUID) -> dict[str, str]:
+    return {
+        "Authorization": "Bearer "
+        + mint_token(secret=DEV_JWT_SECRET, sub="bench", org=org, roles=["org_admin"], ttl_s=7200)
+    }
+
+
+def member_headers(org: uuid.UUID) -> dict[str, str]:
+    token = mint_token(
+        secret=DEV_JWT_SECRET, sub=str(uuid.uuid4()), org=org, roles=["member"], ttl_s=7200
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def person_body(i: int) -> dict:
+    return {
+        "full_name": f"Bench Person {i}",
+        "email": f"bench{i}.{uuid.uuid4().hex[:6]}@example.org",
+        "time_zone": "Europe/Paris",
+        "languages": ["en", "fr"],
+        "skills": [
+            {"name": "python", "level": "advanced"},
+            {"name": "sql", "level": "intermediate"},
+        ],
+    }
+
+
+def bench_read(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
+    org = uuid.uuid4()
+    url = stack.service_url("profiles")
+    created = httpx.post(
+        f"{url}/profiles/people", json=person_body(0), headers=admin_headers(org), timeout=30
+    )
+    created.raise_for_status()
+    person_url = f"{url}/profiles/people/{created.json()['id']}"
+    headers = member_headers(org)
+    ours, base = interleaved(
+        lambda: wrk(person_url, seconds=seconds, headers=headers),
+        lambda: wrk(f"{baseline.url}/json", seconds=seconds),
+    )
+    return [
+        Figure(
+            "authenticated read: GET /profiles/people/{id}",
+            ours["rps"],
+            base["rps"],
+            "req/s",
+            "bare Starlette JSON route",
+            "ratio >= 0.5",
+        ),
+    ]
+
+
+_WRITE_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local email = string.format("w%d-%d-%d@example.org", counter, math.random(1, 1e9), os.time())
+  local body = string.format('{"full_name": "Bench Writer %d", "email": "%s"}', counter, email)
+  return wrk.format("POST", nil, nil, body)
+end
+"""
+
+
+async def _prepare_raw_table(stack: Stack) -> None:
+    conn = await asyncpg.connect(stack_dsn(stack))
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_raw_person"
+            " (id uuid PRIMARY KEY, full_name text NOT NULL, email text NOT NULL)"
+        )
+        await conn.execute("TRUNCATE bench_raw_person")
+    finally:
+        await conn.close()
+
+
+def bench_write(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
+    asyncio.run(_prepare_raw_table(stack))
+    org = uuid.uuid4()
+    headers = {**admin_headers(org), "Content-Type": "application/json"}
+    ours, base = interleaved(
+        lambda: wrk(
+            f"{stack.service_url('profiles')}/profiles/people",
+            seconds=seconds,
+            headers=headers,
+            script=_WRITE_LUA,
+        ),
+        lambda: wrk(
+            f"{baseline.url}/raw-insert",
+            seconds=seconds,
+            headers={"Content-Type": "application/json"},
+            script=_WRITE_LUA,
+        ),
+    )
+    if ours["non_2xx"]:
+        print(
+            f"  note: {int(ours['non_2xx'])} non-2xx answers during the write benchmark",
+            file=sys.stderr,
+        )
+    return [
+        Figure(
+            "profile write: POST /profiles/people (validation, ORM, outbox)",
+            ours["rps"],
+            base["rps"],
+            "req/s",
+            "one raw asyncpg INSERT",
+            "ratio >= 0.5",
+        ),
+    ]
+
+
+def _import_rows(n: int) -> list[dict]:
+    tag = uuid.uuid4().hex[:6]
+    return [
+        {
+            "external_id": f"hr-{tag}-{i}",
+            "full_name": f"Imported Person {i}",
+            "email": f"imp{i}.{tag}@example.org",
+            "time_zone": "America/New_York",
+            "languages": "en;es",
+            "skills": "python:advanced;sql:beginner",
+        }
+        for i in range(n)
+    ]
+
+
+async def _copy_baseline(stack: Stack, rows: list[dict]) -> float:
+    conn = await asyncpg.connect(stack_dsn(stack))
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_copy_person")
+        await conn.execute("CREATE TABLE bench_copy_person (LIKE person INCLUDING ALL)")
+        org = uuid.uuid4()
+        records = [
+            (
+                uuid.uuid4(),
+                org,
+                r["full_name"],
+                r["email"],
+                r["time_zone"],
+                r["external_id"],
+                r["languages"].split(";"),
+            )
+            for r in rows
+        ]
+        started = time.perf_counter()
+        await conn.copy_records_to_table(
+            "bench_copy_person",
+            records=records,
+            columns=[
+                "id",
+                "organization_id",
+                "full_name",
+                "email",
+                "time_zone",
+                "external_id",
+                "languages",
+            ],
+        )
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        await conn.execute("DROP TABLE IF EXISTS bench_copy_person")
+        await conn.close()
+
+
+def bench_import(
+    stack: Stack, baseline: Baseline, seconds: int, rows: int = 10_000
+) -> list[Figure]:
+    data = _import_rows(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(data[0]))
+    writer.writeheader()
+    writer.writerows(data)
+    org = uuid.uuid4()
+    url = stack.service_url("profiles")
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{url}/profiles/imports",
+        content=buffer.getvalue().encode(),
+        headers={**admin_headers(org), "Content-Type": "text/csv"},
+        timeout=120,
+    )
+    response.raise_for_status()
+    job_url = f"{url}/profiles/imports/{response.json()['id']}"
+    while True:
+        job = httpx.get(job_url, headers=admin_headers(org), timeout=30).json()
+        if job["status"] in ("completed", "failed"):
+            break
+        time.sleep(0.2)
+    ours = rows / (time.perf_counter() - started)
+    if job["status"] != "completed" or job.get("failed_rows"):
+        print(
+            f"  note: import ended {job['status']} with {job.get('failed_rows')} failed rows",
+            file=sys.stderr,
+        )
+    base = asyncio.run(_copy_baseline(stack, data))
+    return [
+        Figure(
+            f"import {rows:,} people (upsert, events)",
+            ours,
+            base,
+            "people/s",
+            "COPY of the same rows",
+            "report",
+        )
+    ]
+
+
+BENCHMARKS = {"read": bench_read, "write": bench_write, "import": bench_import}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help="comma-separated: " + ",".join(BENCHMARKS)
+    )
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--keep", action="store_true", help="leave the bench stack running")
+    args = parser.parse_args()
+    stack = bench_stack()
+    baseline = Baseline(stack)
+    figures: list[Figure] = []
+    try:
+        stack.up(services=("profiles",), gateway=False)
+        baseline.start()
+        for name in args.only.split(","):
+            print(f"running {name} ...", file=sys.stderr)
+            try:
+                figures += BENCHMARKS[name](stack, baseline, args.seconds)
+            except Exception as exc:  # one broken benchmark must not hide the others
+                print(f"  {name} failed: {exc}", file=sys.stderr)
+    finally:
+        baseline.stop()
+        if not args.keep:
+            stack.down()
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    text = report(figures, {"kafka": KAFKA_VERSION, "postgres": pg}, REPO_ROOT / "bench-results")
+    print(text)
+    print(f"\n(JSON: {REPO_ROOT / 'bench-results' / 'latest.json'})")
+
+
+if __name__ == "__main__":
+    main()
