@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trellis_shared import contracts  # noqa: F401  (registers every event contract)
 from trellis_shared.auth import TokenVerifier
@@ -93,7 +94,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
-    app.middleware("http")(_request_id_middleware)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(_health_router())
     for router in spec.routers:
         app.include_router(router)
@@ -183,15 +184,39 @@ async def _stop(runtime: Runtime) -> None:
     await runtime.engine.dispose()
 
 
-async def _request_id_middleware(request: Request, call_next) -> Response:
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    request.state.request_id = request_id
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attribute("http.request_id", request_id)
-    response = await call_next(request)
-    response.headers["X-Request-ID"] = request_id
-    return response
+class RequestIdMiddleware:
+    """Carries the caller's X-Request-ID (or a new one) onto the request, its span and the response.
+
+    Pure ASGI rather than BaseHTTPMiddleware, which costs a task and a stream per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("http.request_id", request_id)
+        raw = request_id.encode("latin-1", "replace")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", raw)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")[:200]
+    return None
 
 
 def _health_router() -> APIRouter:
