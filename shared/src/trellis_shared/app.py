@@ -105,7 +105,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 async def _start(spec: ServiceSpec) -> Runtime:
     settings = spec.settings
     engine = create_engine(settings)
-    sessionmaker = create_sessionmaker(engine)
+    sessionmaker = create_sessionmaker(engine, settings)
     client_id = f"trellis-{settings.service_name}"
     topics = [c.topic() for c in spec.produces]
     topics += [dlq_topic(t) for t in spec.subscriptions.topics]

@@ -32,8 +32,19 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[SQLModelAsyncSession]:
-    return async_sessionmaker(engine, class_=SQLModelAsyncSession, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, settings: ServiceSettings | None = None
+) -> async_sessionmaker[SQLModelAsyncSession]:
+    """Sessions carry the service's settings in `session.info["settings"]`, so code reached from
+    a Kafka handler (which gets only a session and an event) can still emit events."""
+    return async_sessionmaker(
+        engine, class_=SQLModelAsyncSession, expire_on_commit=False, info={"settings": settings}
+    )
+
+
+def settings_of(session: AsyncSession) -> ServiceSettings:
+    """The settings of the service that opened `session`."""
+    return session.info["settings"]
 
 
 @asynccontextmanager
