@@ -6,9 +6,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from trellis_infra.pytest_plugin import bearer, running_app, settings_for
+from trellis_infra.pytest_plugin import bearer, eventually, running_app, settings_for
 from trellis_profiles.main import create_app
 from trellis_profiles.settings import ProfilesSettings
+from trellis_shared.events import from_kafka
+from trellis_shared.kafka import read_topic
 
 
 @pytest.fixture
@@ -161,3 +163,162 @@ async def test_unknown_routes_and_methods_answer_problem_json(profiles):
     assert not_allowed.status_code == 405
     for response in (not_found, not_allowed):
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_retried_post_with_an_idempotency_key_gets_the_first_response(profiles):
+    org = uuid.uuid4()
+    body = _person()
+    headers = {**bearer(org=org, roles=["org_admin"], sub="admin-1"), "Idempotency-Key": "k-123"}
+    first = await profiles.post("/profiles/people", json=body, headers=headers)
+    again = await profiles.post("/profiles/people", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+
+    listed = await profiles.get(
+        "/profiles/people",
+        params={"q": body["full_name"]},
+        headers=bearer(org=org, roles=["org_admin"]),
+    )
+    assert len(listed.json()["data"]) == 1
+
+    reused = await profiles.post("/profiles/people", json=_person(), headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["errors"][0]["field"] == "header.Idempotency-Key"
+
+    # The key belongs to its caller: another admin's identical key is a new request.
+    other = {**bearer(org=org, roles=["org_admin"], sub="admin-2"), "Idempotency-Key": "k-123"}
+    assert (
+        await profiles.post("/profiles/people", json=_person(), headers=other)
+    ).status_code == 201
+
+
+async def test_search_by_skill_language_and_text_pages_with_a_cursor(profiles):
+    org = uuid.uuid4()
+    admin = bearer(org=org, roles=["org_admin"])
+    for i in range(5):
+        await profiles.post(
+            "/profiles/people",
+            json=_person(
+                full_name=f"Pythonista {i}",
+                languages=["es-MX", "en"] if i % 2 else ["fr"],
+                skills=[{"name": "Python", "level": "expert"}],
+            ),
+            headers=admin,
+        )
+    await profiles.post("/profiles/people", json=_person(full_name="Rustacean"), headers=admin)
+
+    by_skill = await profiles.get("/profiles/people", params={"skill": "python"}, headers=admin)
+    assert len(by_skill.json()["data"]) == 5
+    by_language = await profiles.get("/profiles/people", params={"language": "es"}, headers=admin)
+    assert sorted(p["full_name"] for p in by_language.json()["data"]) == [
+        "Pythonista 1",
+        "Pythonista 3",
+    ]
+    by_text = await profiles.get("/profiles/people", params={"q": "rust"}, headers=admin)
+    assert [p["full_name"] for p in by_text.json()["data"]] == ["Rustacean"]
+
+    first = await profiles.get("/profiles/people", params={"limit": 4}, headers=admin)
+    second = await profiles.get(
+        "/profiles/people",
+        params={"limit": 4, "cursor": first.json()["next_cursor"]},
+        headers=admin,
+    )
+    names = [p["full_name"] for p in first.json()["data"] + second.json()["data"]]
+    assert len(names) == len(set(names)) == 6
+    assert second.json()["next_cursor"] is None
+    bad = await profiles.get("/profiles/people", params={"cursor": "garbage!"}, headers=admin)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.cursor"
+    # Another organization's search sees none of them.
+    elsewhere = await profiles.get(
+        "/profiles/people",
+        params={"skill": "python"},
+        headers=bearer(org=uuid.uuid4(), roles=["org_admin"]),
+    )
+    assert elsewhere.json()["data"] == []
+
+
+async def test_a_person_updates_their_profile_with_if_match(profiles, stack):
+    org = uuid.uuid4()
+    created = (
+        await profiles.post(
+            "/profiles/people", json=_person(), headers=bearer(org=org, roles=["org_admin"])
+        )
+    ).json()
+    me = bearer(org=org, roles=["member"], sub=created["id"])
+    url = f"/profiles/people/{created['id']}"
+    change = {
+        "headline": "Compiler pioneer",
+        "availability": [{"weekday": 0, "start": "09:00", "end": "24:00"}],
+    }
+
+    missing = await profiles.patch(url, json=change, headers=me)
+    assert missing.status_code == 428
+    updated = await profiles.patch(url, json=change, headers={**me, "If-Match": 'W/"1"'})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["headline"] == "Compiler pioneer"
+    assert updated.headers["etag"] == 'W/"2"'
+    stale = await profiles.patch(url, json={"headline": "x"}, headers={**me, "If-Match": 'W/"1"'})
+    assert stale.status_code == 412
+
+    someone_else = bearer(org=org, roles=["member"], sub=uuid.uuid4())
+    assert (
+        await profiles.patch(
+            url, json={"headline": "x"}, headers={**someone_else, "If-Match": 'W/"2"'}
+        )
+    ).status_code == 403
+
+    bad_slot = await profiles.patch(
+        url,
+        json={"availability": [{"weekday": 1, "start": "10:00", "end": "09:00"}]},
+        headers={**me, "If-Match": 'W/"2"'},
+    )
+    assert bad_slot.status_code == 422
+    assert bad_slot.json()["errors"][0]["field"].startswith("body.availability")
+
+    async def updated_event():
+        records = await read_topic(
+            stack.kafka_bootstrap, "trellis.profiles.person", key=created["id"].encode()
+        )
+        return [from_kafka(r.headers, r.key, r.value) for r in records]
+
+    events = await eventually(updated_event, until=lambda es: len(es) >= 2)
+    assert [e.type for e in events] == [
+        "trellis.profiles.person.registered.v1",
+        "trellis.profiles.person.updated.v1",
+    ]
+    assert events[1].data.headline == "Compiler pioneer"
+    assert events[1].data.version == 2
+
+
+async def test_erasure_removes_the_person_and_tells_every_service(profiles, stack):
+    org = uuid.uuid4()
+    admin = bearer(org=org, roles=["org_admin"])
+    created = (await profiles.post("/profiles/people", json=_person(), headers=admin)).json()
+    url = f"/profiles/people/{created['id']}"
+    assert (
+        await profiles.delete(url, headers=bearer(org=uuid.uuid4(), roles=["org_admin"]))
+    ).status_code == 404
+    assert (await profiles.delete(url, headers=admin)).status_code == 204
+    assert (await profiles.get(url, headers=admin)).status_code == 404
+    assert (await profiles.delete(url, headers=admin)).status_code == 404
+
+    async def erased():
+        records = await read_topic(
+            stack.kafka_bootstrap, "trellis.profiles.person", key=created["id"].encode()
+        )
+        return [from_kafka(r.headers, r.key, r.value) for r in records]
+
+    events = await eventually(
+        erased, until=lambda es: any(e.type.endswith("erased.v1") for e in es)
+    )
+    assert events[-1].data.person_id == uuid.UUID(created["id"])
+    engine = create_async_engine(stack.service_database_url("profiles"))
+    async with engine.connect() as conn:
+        left = await conn.scalar(
+            sa.text("SELECT count(*) FROM person WHERE id = :id"), {"id": created["id"]}
+        )
+    await engine.dispose()
+    assert left == 0

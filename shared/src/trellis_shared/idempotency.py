@@ -35,7 +35,7 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] not in _WRITES:
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
+        request = Request(scope, receive)
         key = request.headers.get(HEADER)
         if key is None:
             await self.app(scope, receive, send)
