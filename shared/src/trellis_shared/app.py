@@ -173,14 +173,21 @@ async def _provision_then_run(
 
 
 async def _stop(runtime: Runtime) -> None:
+    # Each step is bounded: a broker that does not answer must not hold a shutdown forever.
     for task in runtime.tasks:
         task.cancel()
-    for task in runtime.tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-    await runtime.relay.close()
+    if runtime.tasks:
+        _, pending = await asyncio.wait(runtime.tasks, timeout=15)
+        for task in pending:
+            log.warning("background task %s did not stop within 15 s", task.get_name())
+    closers = [runtime.relay.close()]
     if runtime.consumer is not None:
-        await runtime.consumer.close()
+        closers.append(runtime.consumer.close())
+    for closer in closers:
+        try:
+            await asyncio.wait_for(closer, 10)
+        except (TimeoutError, Exception):
+            log.warning("closing a Kafka client failed or timed out", exc_info=True)
     await runtime.engine.dispose()
 
 
