@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -186,7 +185,7 @@ async def _stop(runtime: Runtime) -> None:
     for closer in closers:
         try:
             await asyncio.wait_for(closer, 10)
-        except (TimeoutError, Exception):
+        except Exception:
             log.warning("closing a Kafka client failed or timed out", exc_info=True)
     await runtime.engine.dispose()
 

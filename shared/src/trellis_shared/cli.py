@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from importlib.metadata import entry_points
 from typing import Annotated
 
 import typer
@@ -106,6 +107,11 @@ def dlq_replay(
     """Publish dead-lettered messages to their original topic again, once fixed."""
     count = asyncio.run(_replay(bootstrap, topic, consumer, limit))
     typer.echo(f"replayed {count} message(s) to {topic}")
+
+
+# Commands that other packages bring (`trellis import` from profiles), without shared naming them.
+for _entry_point in entry_points(group="trellis.cli"):
+    app.add_typer(_entry_point.load(), name=_entry_point.name)
 
 
 if __name__ == "__main__":
