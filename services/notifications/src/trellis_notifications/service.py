@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_notifications.models import InboxItem
-from trellis_shared.pagination import decode_cursor, encode_cursor
+from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 
 
@@ -54,17 +53,9 @@ async def list_inbox(
     query = select(InboxItem).where(*mine)
     if unread_only:
         query = query.where(col(InboxItem.read_at).is_(None))
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        query = query.where(sa.tuple_(InboxItem.created_at, InboxItem.id) < sa.tuple_(at, last_id))
-    query = query.order_by(col(InboxItem.created_at).desc(), col(InboxItem.id).desc()).limit(
-        limit + 1
+    items, next_cursor = await keyset_page(
+        session, query, InboxItem, limit=limit, cursor=cursor, newest_first=True
     )
-    items = list((await session.exec(query)).all())
-    next_cursor = None
-    if len(items) > limit:
-        items = items[:limit]
-        next_cursor = encode_cursor(items[-1].created_at, items[-1].id)
     unread = await session.scalar(
         select(func.count()).select_from(InboxItem).where(*mine, col(InboxItem.read_at).is_(None))
     )

@@ -6,8 +6,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_profiles.events import publish
@@ -15,7 +14,7 @@ from trellis_profiles.network.models import Achievement, AchievementCreate
 from trellis_profiles.people import service as people
 from trellis_profiles.people.models import Person
 from trellis_shared.contracts import profiles as contracts
-from trellis_shared.pagination import decode_cursor, encode_cursor
+from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
 
@@ -82,17 +81,6 @@ async def list_for(
     query = select(Achievement).where(
         Achievement.organization_id == organization_id, Achievement.person_id == person_id
     )
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        query = query.where(
-            sa.tuple_(Achievement.created_at, Achievement.id) < sa.tuple_(at, last_id)
-        )
-    query = query.order_by(col(Achievement.created_at).desc(), col(Achievement.id).desc()).limit(
-        limit + 1
+    return await keyset_page(
+        session, query, Achievement, limit=limit, cursor=cursor, newest_first=True
     )
-    found = list((await session.exec(query)).all())
-    next_cursor = None
-    if len(found) > limit:
-        found = found[:limit]
-        next_cursor = encode_cursor(found[-1].created_at, found[-1].id)
-    return found, next_cursor

@@ -6,16 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Literal
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_profiles.events import publish
 from trellis_profiles.network.models import Introduction, IntroductionCreate, IntroductionStatus
 from trellis_profiles.network.service import connect, connected, present
 from trellis_shared.contracts import profiles as contracts
-from trellis_shared.pagination import decode_cursor, encode_cursor
+from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
 
@@ -194,17 +193,6 @@ async def list_for(
     )
     if status:
         query = query.where(Introduction.status == status)
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        query = query.where(
-            sa.tuple_(Introduction.created_at, Introduction.id) < sa.tuple_(at, last_id)
-        )
-    query = query.order_by(col(Introduction.created_at).desc(), col(Introduction.id).desc()).limit(
-        limit + 1
+    return await keyset_page(
+        session, query, Introduction, limit=limit, cursor=cursor, newest_first=True
     )
-    found = list((await session.exec(query)).all())
-    next_cursor = None
-    if len(found) > limit:
-        found = found[:limit]
-        next_cursor = encode_cursor(found[-1].created_at, found[-1].id)
-    return found, next_cursor

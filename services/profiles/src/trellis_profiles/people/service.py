@@ -15,7 +15,7 @@ from trellis_profiles.events import publish
 from trellis_profiles.people.models import Person, PersonCreate, PersonUpdate
 from trellis_shared.concurrency import require_if_match
 from trellis_shared.contracts import profiles as contracts
-from trellis_shared.pagination import decode_cursor, encode_cursor
+from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
 
@@ -164,16 +164,7 @@ async def search(
         query = query.where(
             sa.or_(col(Person.full_name).ilike(pattern), col(Person.headline).ilike(pattern))
         )
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        query = query.where(sa.tuple_(Person.created_at, Person.id) > sa.tuple_(at, last_id))
-    query = query.order_by(col(Person.created_at), col(Person.id)).limit(limit + 1)
-    people = list((await session.exec(query)).all())
-    next_cursor = None
-    if len(people) > limit:
-        people = people[:limit]
-        next_cursor = encode_cursor(people[-1].created_at, people[-1].id)
-    return people, next_cursor
+    return await keyset_page(session, query, Person, limit=limit, cursor=cursor)
 
 
 def _escape(text: str) -> str:

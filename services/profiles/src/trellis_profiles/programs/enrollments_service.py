@@ -17,10 +17,10 @@ from trellis_profiles.programs.service import (
     enrollment_snapshot,
     get,
     invalid,
-    page,
 )
 from trellis_shared.concurrency import require_if_match
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
 
@@ -67,7 +67,7 @@ async def list_program_enrollments(
     if visible_to is not None:
         # Mentors' offers are there to be browsed; a mentee's goals are theirs and the admins'.
         query = query.where(sa.or_(Enrollment.role == "mentor", Enrollment.person_id == visible_to))
-    return await page(session, query, Enrollment, limit=limit, cursor=cursor)
+    return await keyset_page(session, query, Enrollment, limit=limit, cursor=cursor)
 
 
 async def list_person_enrollments(
@@ -87,7 +87,7 @@ async def list_person_enrollments(
     query = select(Enrollment).where(
         Enrollment.organization_id == organization_id, Enrollment.person_id == person_id
     )
-    return await page(session, query, Enrollment, limit=limit, cursor=cursor)
+    return await keyset_page(session, query, Enrollment, limit=limit, cursor=cursor)
 
 
 async def _get_own(

@@ -10,10 +10,9 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_profiles.events import publish
@@ -27,7 +26,7 @@ from trellis_profiles.programs.models import (
 )
 from trellis_shared.concurrency import require_if_match
 from trellis_shared.contracts import profiles as contracts
-from trellis_shared.pagination import decode_cursor, encode_cursor
+from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
 
@@ -49,21 +48,6 @@ def _from_validation(exc: ValidationError) -> Problem:
         for e in exc.errors()
     ]
     return Problem(422, f"Invalid {', '.join(e['field'] for e in errors)}", errors=errors)
-
-
-async def page(
-    session: AsyncSession, query: Any, table: Any, *, limit: int, cursor: str | None
-) -> tuple[list[Any], str | None]:
-    """One page of `query`, oldest first, and the cursor of the next page if there is one."""
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        query = query.where(sa.tuple_(table.created_at, table.id) > sa.tuple_(at, last_id))
-    query = query.order_by(col(table.created_at), col(table.id)).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
 
 
 # --- programs ----------------------------------------------------------------------------------
@@ -147,7 +131,7 @@ async def list_programs(
 ) -> tuple[list[Program], str | None]:
     """The organization's programs, oldest first."""
     query = select(Program).where(Program.organization_id == organization_id)
-    return await page(session, query, Program, limit=limit, cursor=cursor)
+    return await keyset_page(session, query, Program, limit=limit, cursor=cursor)
 
 
 def _merge(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
