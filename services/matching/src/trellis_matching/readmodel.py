@@ -1,0 +1,111 @@
+"""Keeping matching's copy of programs, people and enrollments in step with profiles' events.
+
+Every write is an upsert guarded by the entity's version, so a replayed or late event never
+overwrites a newer state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_matching.models import EnrollmentView, PersonView, ProgramView
+from trellis_shared.contracts import profiles as contracts
+
+_PERSON_PRIVATE = {"email", "person_id", "registered_at", "updated_at", "full_name", "version"}
+
+
+async def _upsert(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
+    statement = insert(table).values(**values)
+    changed = {k: statement.excluded[k] for k in values if k != "id"} | {
+        "updated_at": sa.func.now()
+    }
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"], set_=changed, where=table.c.version < statement.excluded.version
+        )
+    )
+
+
+async def record_program(
+    session: AsyncSession, tenant: uuid.UUID, data: contracts.ProgramCreated
+) -> None:
+    """Store a program's matching settings (created or updated)."""
+    await _upsert(
+        session,
+        ProgramView.__table__,
+        {
+            "id": data.program_id,
+            "organization_id": tenant,
+            "name": data.name,
+            "settings": data.matching.model_dump(mode="json"),
+            "version": data.version,
+        },
+    )
+
+
+async def record_person(
+    session: AsyncSession, tenant: uuid.UUID, data: contracts.PersonRegistered
+) -> None:
+    """Store the attributes matching scores on (registered or updated); no email is kept."""
+    profile = data.model_dump(mode="json", exclude=_PERSON_PRIVATE)
+    await _upsert(
+        session,
+        PersonView.__table__,
+        {
+            "id": data.person_id,
+            "organization_id": tenant,
+            "full_name": data.full_name,
+            "profile": profile,
+            "version": data.version,
+        },
+    )
+
+
+async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid.UUID) -> None:
+    """Forget a person entirely; their enrollments leave every program."""
+    await session.execute(
+        sa.delete(PersonView.__table__).where(
+            PersonView.id == person_id, PersonView.organization_id == tenant
+        )
+    )
+    await session.execute(
+        sa.delete(EnrollmentView.__table__).where(
+            EnrollmentView.person_id == person_id, EnrollmentView.organization_id == tenant
+        )
+    )
+
+
+async def record_enrollment(
+    session: AsyncSession, tenant: uuid.UUID, data: contracts.EnrollmentCreated
+) -> None:
+    await _upsert(
+        session,
+        EnrollmentView.__table__,
+        {
+            "id": data.enrollment_id,
+            "organization_id": tenant,
+            "program_id": data.program_id,
+            "person_id": data.person_id,
+            "role": data.role,
+            "capacity": data.capacity,
+            "goals": [g.model_dump(mode="json") for g in data.goals],
+            "topics": list(data.topics),
+            "status": data.status,
+            "version": data.version,
+        },
+    )
+
+
+async def withdraw_enrollment(
+    session: AsyncSession, tenant: uuid.UUID, data: contracts.EnrollmentWithdrawn
+) -> None:
+    await session.execute(
+        sa.update(EnrollmentView.__table__)
+        .where(EnrollmentView.id == data.enrollment_id, EnrollmentView.organization_id == tenant)
+        .values(status="withdrawn", updated_at=sa.func.now())
+    )
