@@ -19,6 +19,9 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "gateway" / "nginx.conf.templat
 # Server-Sent Events: streamed unbuffered and allowed to stay open.
 SSE_PATHS = {"notifications": ["/notifications/inbox/stream"]}
 
+# Routes that take a larger body than `body_limit`: a bulk import uploads a whole file.
+LARGE_BODY_PATHS = {"profiles": {"/profiles/imports": "20m"}}
+
 # Below uvicorn's 5 s keep-alive, so nginx never reuses a connection the service is closing.
 _UPSTREAM_KEEPALIVE_TIMEOUT = "4s"
 
@@ -77,6 +80,14 @@ class Gateway:
                 f"            proxy_pass http://trellis_{name};\n"
                 f"        }}\n"
             )
+            for path, limit in LARGE_BODY_PATHS.get(name, {}).items():
+                location_blocks.append(
+                    f"        location = {path} {{\n"
+                    f"            limit_req zone=per_client burst={burst} nodelay;\n"
+                    f"            client_max_body_size {limit};\n"
+                    f"            proxy_pass http://trellis_{name};\n"
+                    f"        }}\n"
+                )
             for path in SSE_PATHS.get(name, []):
                 location_blocks.append(
                     f"        location ^~ {path} {{\n"

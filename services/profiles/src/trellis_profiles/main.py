@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from trellis_profiles.events import PRODUCES
 from trellis_profiles.handlers import subscriptions
 from trellis_profiles.imports.api import router as imports_router
+from trellis_profiles.imports.runner import resume_pending_imports
 from trellis_profiles.network.api import router as network_router
 from trellis_profiles.organizations.api import router as organizations_router
 from trellis_profiles.people.api import router as people_router
@@ -27,6 +28,7 @@ def create_app(settings: ProfilesSettings | None = None) -> FastAPI:
             ],
             produces=PRODUCES,
             subscriptions=subscriptions,
+            background=[resume_pending_imports],
             description="Organizations, programs, people, enrollments, imports and the network.",
         )
     )

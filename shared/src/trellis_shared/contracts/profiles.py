@@ -60,6 +60,12 @@ class MatchingSettings(_Part):
     constraints: MatchingConstraints = MatchingConstraints()
     default_mentor_capacity: int = 1
     max_mentor_capacity: int = 5
+    approval: Literal["two_sided", "mentor_only"] = Field(
+        default="two_sided", description="Who must accept a proposal: both sides, or the mentor"
+    )
+    proposal_ttl_days: int = Field(
+        default=14, ge=1, le=90, description="Days a proposal stays open before it expires"
+    )
 
 
 @event("trellis.profiles.organization.created.v1", subject="organization_id")

@@ -123,6 +123,8 @@ class MatchingSettingsPatch(BaseModel):
     constraints: MatchingConstraintsPatch | None = None
     default_mentor_capacity: MentorCapacity | None = None
     max_mentor_capacity: MentorCapacity | None = None
+    approval: Literal["two_sided", "mentor_only"] | None = None
+    proposal_ttl_days: int | None = Field(default=None, ge=1, le=90)
 
 
 # --- programs ----------------------------------------------------------------------------------
