@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -13,7 +16,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelAsyncSession
 
+from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
+
+T = TypeVar("T")
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
@@ -54,3 +60,28 @@ async def transaction(
     """One unit of work: commits on success, rolls back on any exception."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+async def get_in_tenant(
+    session: AsyncSession,
+    table: type[T],
+    id_: uuid.UUID,
+    *,
+    organization_id: uuid.UUID,
+    lock: bool = False,
+) -> T:
+    """The row `id_` of the caller's organization; another tenant's row is simply not found (404).
+
+    `table` needs `id` and `organization_id` columns. `lock` takes a row lock (FOR UPDATE).
+    """
+    query = select(table).where(table.id == id_, table.organization_id == organization_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).scalars().first()
+    if row is None:
+        raise Problem(404, f"No {_name_of(table)} {id_}")
+    return row
+
+
+def _name_of(table: type) -> str:
+    return getattr(table, "__tablename__", table.__name__.lower()).replace("_", " ")

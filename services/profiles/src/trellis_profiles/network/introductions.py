@@ -14,6 +14,7 @@ from trellis_profiles.events import publish
 from trellis_profiles.network.models import Introduction, IntroductionCreate, IntroductionStatus
 from trellis_profiles.network.service import connect, connected, present
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.db import get_in_tenant
 from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
@@ -113,15 +114,9 @@ async def get(
     lock: bool = False,
 ) -> Introduction:
     """An introduction of the organization; another tenant's is simply not found."""
-    query = select(Introduction).where(
-        Introduction.id == introduction_id, Introduction.organization_id == organization_id
+    return await get_in_tenant(
+        session, Introduction, introduction_id, organization_id=organization_id, lock=lock
     )
-    if lock:
-        query = query.with_for_update()
-    introduction = (await session.exec(query)).first()
-    if introduction is None:
-        raise Problem(404, f"No introduction {introduction_id}")
-    return introduction
 
 
 async def decide(

@@ -15,6 +15,7 @@ from trellis_profiles.events import publish
 from trellis_profiles.people.models import Person, PersonCreate, PersonUpdate
 from trellis_shared.concurrency import require_if_match
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.db import get_in_tenant
 from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
@@ -126,13 +127,9 @@ async def get(
     *, session: AsyncSession, organization_id: uuid.UUID, person_id: uuid.UUID, lock: bool = False
 ) -> Person:
     """A person of the organization; another tenant's person is simply not found."""
-    query = select(Person).where(Person.id == person_id, Person.organization_id == organization_id)
-    if lock:
-        query = query.with_for_update()
-    person = (await session.exec(query)).first()
-    if person is None:
-        raise Problem(404, f"No person {person_id}")
-    return person
+    return await get_in_tenant(
+        session, Person, person_id, organization_id=organization_id, lock=lock
+    )
 
 
 async def search(

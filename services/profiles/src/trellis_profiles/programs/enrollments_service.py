@@ -20,6 +20,7 @@ from trellis_profiles.programs.service import (
 )
 from trellis_shared.concurrency import require_if_match
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.db import get_in_tenant
 from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
@@ -33,15 +34,9 @@ async def get_enrollment(
     lock: bool = False,
 ) -> Enrollment:
     """An enrollment in the organization; another tenant's is simply not found."""
-    query = select(Enrollment).where(
-        Enrollment.id == enrollment_id, Enrollment.organization_id == organization_id
+    return await get_in_tenant(
+        session, Enrollment, enrollment_id, organization_id=organization_id, lock=lock
     )
-    if lock:
-        query = query.with_for_update()
-    enrollment = (await session.exec(query)).first()
-    if enrollment is None:
-        raise Problem(404, f"No enrollment {enrollment_id}")
-    return enrollment
 
 
 async def list_program_enrollments(

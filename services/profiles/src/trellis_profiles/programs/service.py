@@ -26,6 +26,7 @@ from trellis_profiles.programs.models import (
 )
 from trellis_shared.concurrency import require_if_match
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.db import get_in_tenant
 from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
@@ -115,15 +116,9 @@ async def get(
     lock: bool = False,
 ) -> Program:
     """A program of the organization; another tenant's program is simply not found."""
-    query = select(Program).where(
-        Program.id == program_id, Program.organization_id == organization_id
+    return await get_in_tenant(
+        session, Program, program_id, organization_id=organization_id, lock=lock
     )
-    if lock:
-        query = query.with_for_update()
-    program = (await session.exec(query)).first()
-    if program is None:
-        raise Problem(404, f"No program {program_id}")
-    return program
 
 
 async def list_programs(
