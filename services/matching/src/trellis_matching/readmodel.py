@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_matching.models import EnrollmentView, PersonView, ProgramView
+from trellis_matching.proposals import service as proposals
 from trellis_shared.contracts import profiles as contracts
 
 _PERSON_PRIVATE = {"email", "person_id", "registered_at", "updated_at", "full_name", "version"}
@@ -78,6 +79,7 @@ async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid
             EnrollmentView.person_id == person_id, EnrollmentView.organization_id == tenant
         )
     )
+    await proposals.withdraw_open(session=session, organization_id=tenant, person_id=person_id)
 
 
 async def record_enrollment(
@@ -108,4 +110,7 @@ async def withdraw_enrollment(
         sa.update(EnrollmentView.__table__)
         .where(EnrollmentView.id == data.enrollment_id, EnrollmentView.organization_id == tenant)
         .values(status="withdrawn", updated_at=sa.func.now())
+    )
+    await proposals.withdraw_open(
+        session=session, organization_id=tenant, enrollment_id=data.enrollment_id
     )
