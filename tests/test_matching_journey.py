@@ -1,0 +1,103 @@
+"""Find the right people, as users do it through the gateway: profiles → matching → profiles."""
+
+import uuid
+
+from trellis_infra.pytest_plugin import bearer, eventually
+
+
+async def _person(gateway, admin, name, **fields):
+    body = {
+        "full_name": name,
+        "email": f"{uuid.uuid4().hex[:10]}@example.org",
+        "languages": ["en"],
+        **fields,
+    }
+    response = await gateway.post("/profiles/people", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_a_cohort_run_proposes_and_an_accepted_match_connects_the_pair(gateway):
+    org = uuid.uuid4()
+    admin = bearer(org=org, roles=["org_admin"])
+    program = await gateway.post(
+        "/profiles/programs",
+        json={"name": "Engineering mentoring", "matching": {"approval": "two_sided"}},
+        headers=admin,
+    )
+    assert program.status_code == 201, program.text
+    program_id = program.json()["id"]
+    mentor = await _person(
+        gateway,
+        admin,
+        "Ada Mentor",
+        skills=[{"name": "Kubernetes", "level": "expert"}],
+        seniority_level=7,
+    )
+    mentee = await _person(gateway, admin, "Ben Mentee", seniority_level=2)
+    for person, enrollment in (
+        (mentor, {"role": "mentor", "capacity": 2, "topics": ["kubernetes", "career"]}),
+        (
+            mentee,
+            {
+                "role": "mentee",
+                "goals": [{"category": "skills", "description": "learn Kubernetes"}],
+            },
+        ),
+    ):
+        response = await gateway.post(
+            f"/profiles/programs/{program_id}/enrollments",
+            json={"person_id": person["id"], **enrollment},
+            headers=admin,
+        )
+        assert response.status_code == 201, response.text
+
+    async def suggestions():
+        response = await gateway.get(
+            f"/matching/programs/{program_id}/suggestions",
+            headers=bearer(org=org, roles=["member"], sub=mentee["id"]),
+        )
+        return response.json().get("data", []) if response.status_code == 200 else []
+
+    # Matching's read model is eventually consistent with profiles.
+    [suggested] = await eventually(suggestions, until=bool, timeout=60)
+    assert suggested["mentor_id"] == mentor["id"]
+    assert suggested["factors"]
+
+    run = await gateway.post(
+        f"/matching/programs/{program_id}/runs", json={"mode": "optimal"}, headers=admin
+    )
+    assert run.status_code == 202, run.text
+
+    async def finished():
+        return (await gateway.get(f"/matching/runs/{run.json()['id']}", headers=admin)).json()
+
+    results = (await eventually(finished, until=lambda r: r["status"] in ("completed", "failed")))[
+        "results"
+    ]
+    assert results["matched"] == 1 and results["proposals_created"] == 1
+    assert results["optimality"]["certificate_verified"] is True
+
+    proposals = await gateway.get(
+        "/matching/proposals",
+        params={"program": program_id},
+        headers=bearer(org=org, roles=["member"], sub=mentee["id"]),
+    )
+    [proposal] = proposals.json()["data"]
+    for person in (mentee, mentor):
+        decided = await gateway.post(
+            f"/matching/proposals/{proposal['id']}/accept",
+            headers=bearer(org=org, roles=["member"], sub=person["id"]),
+        )
+        assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "accepted"
+
+    async def connections():
+        response = await gateway.get(
+            f"/profiles/people/{mentee['id']}/connections",
+            headers=bearer(org=org, roles=["member"], sub=mentee["id"]),
+        )
+        return response.json()["data"]
+
+    [connection] = await eventually(connections, until=bool, timeout=60)
+    assert mentor["id"] in str(connection)
