@@ -289,7 +289,14 @@ def bench_import(
     ]
 
 
-BENCHMARKS = {"read": bench_read, "write": bench_write, "import": bench_import}
+BENCHMARKS = {
+    "read": bench_read,
+    "write": bench_write,
+    "import": bench_import,
+    "matching": bench_matching,
+}
+# Benchmarks that need the platform running; the others are pure computations.
+NEEDS_STACK = {"read", "write", "import"}
 
 
 def main() -> None:
@@ -303,19 +310,23 @@ def main() -> None:
     stack = bench_stack()
     baseline = Baseline(stack)
     figures: list[Figure] = []
+    selected = args.only.split(",")
+    with_stack = bool(NEEDS_STACK.intersection(selected))
     try:
-        stack.up(services=("profiles",), gateway=False)
-        baseline.start()
-        for name in args.only.split(","):
+        if with_stack:
+            stack.up(services=("profiles",), gateway=False)
+            baseline.start()
+        for name in selected:
             print(f"running {name} ...", file=sys.stderr)
             try:
                 figures += BENCHMARKS[name](stack, baseline, args.seconds)
             except Exception as exc:  # one broken benchmark must not hide the others
                 print(f"  {name} failed: {exc}", file=sys.stderr)
     finally:
-        baseline.stop()
-        if not args.keep:
-            stack.down()
+        if with_stack:
+            baseline.stop()
+            if not args.keep:
+                stack.down()
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
     text = report(figures, {"kafka": KAFKA_VERSION, "postgres": pg}, REPO_ROOT / "bench-results")
     print(text)

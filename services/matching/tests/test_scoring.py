@@ -506,3 +506,18 @@ def test_factor_values_lie_in_the_unit_interval_and_combine_to_the_score():
     feasible = np.isfinite(combined)
     assert np.array_equal(np.isfinite(scores), feasible)
     np.testing.assert_allclose(scores[feasible], combined[feasible], atol=2e-6)
+
+
+def test_factors_for_a_few_mentors_equal_the_full_rows():
+    mentees, mentors = random_people(5, 12, 20)
+    cohort = build_cohort(mentees, mentors, week_of=WINTER)
+    full = factor_block(cohort, None, LIMITS, slice(None))
+    some = factor_block(cohort, None, LIMITS, [4, 0, 9], [17, 3])
+    for name in full.values:
+        np.testing.assert_array_equal(
+            some.values[name], full.values[name][np.ix_([4, 0, 9], [17, 3])]
+        )
+    for name in full.violations:
+        np.testing.assert_array_equal(
+            some.violations[name], full.violations[name][np.ix_([4, 0, 9], [17, 3])]
+        )

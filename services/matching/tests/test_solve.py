@@ -341,6 +341,9 @@ def test_a_contested_cohort_is_solved_and_certified():
     optimal, stable = solve_optimal(c, capacity), solve_stable(c, capacity)
     assert_valid(optimal, c, capacity)
     assert optimal.certificate.verified and optimal.certificate.gap_scaled == 0
+    # The first flow saw only each mentor's short list; pricing brought in the rest it needed.
+    assert optimal.pruning.rounds > 1
+    assert optimal.objective_scaled == solve_dense_exact(dense_of(c), capacity).objective_scaled
     assert optimal.objective > stable.objective
     price = optimal.certificate.mentor_price
     assert (price[optimal.load(500) < capacity] == 0).all()  # only full mentors are "priced"

@@ -61,19 +61,19 @@ def explain(
 ) -> Explanation:
     """The explanation of one pair, consistent with `score_block` for the same pair."""
     i, j = int(mentee_index), int(mentor_index)
-    block = factor_block(cohort, weights, constraints, slice(i, i + 1))
+    block = factor_block(cohort, weights, constraints, [i], [j])
     why = _Reasons(cohort, block, Constraints.of(constraints), i, j)
     factors = tuple(
         FactorExplanation(
             name=f,
-            value=float(block.values[f][0, j]),
+            value=float(block.values[f][0, 0]),
             weight=block.weights[f],
             counted=bool(block.counted[f][0]),
             reasons=tuple(getattr(why, f)()),
         )
         for f in FACTORS
     )
-    violations = tuple(why.violation(code) for code, v in block.violations.items() if v[0, j])
+    violations = tuple(why.violation(code) for code, v in block.violations.items() if v[0, 0])
     total = sum(f.weight for f in factors if f.counted)
     score = sum(f.weight * f.value for f in factors if f.counted) / total if total else 0.0
     return Explanation(i, j, not violations, None if violations else score, factors, violations)
@@ -100,8 +100,8 @@ class _Reasons:
         if not len(wanted):
             return [Reason("skills_not_stated", "mentee states no goals")]
         lo, hi = c.mentor_term_ptr[j], c.mentor_term_ptr[j + 1]
-        offered = dict(zip(c.mentor_term_ids[lo:hi].tolist(), c.mentor_term_level[lo:hi].tolist(),
-                           strict=True))  # fmt: skip
+        ids, levels = c.mentor_term_ids[lo:hi].tolist(), c.mentor_term_level[lo:hi].tolist()
+        offered = dict(zip(ids, levels, strict=True))
         # Show the mentor's own spelling of each term ("SQL", not "sql").
         spelled = {normalize(n): n for n in (*self.mentor.topics, *self.mentor.skills)}
         covered = [
@@ -127,7 +127,7 @@ class _Reasons:
     def availability(self) -> list[Reason]:
         if self.c.interval_ptr[self.i] == self.c.interval_ptr[self.i + 1]:
             return [Reason("availability_not_stated", "mentee states no availability")]
-        minutes = int(self.block.overlap_minutes[0, self.j])
+        minutes = int(self.block.overlap_minutes[0, 0])
         if not minutes:
             return [Reason("availability_none", "no shared free time in the week")]
         return [Reason("availability_overlap", f"{_hours(minutes)}/week overlap")]

@@ -5,11 +5,13 @@ looks at a profile again. Free text (skills, topics, goal descriptions, industri
 through one normalised vocabulary, languages through their BCP 47 primary subtag ("es-MX" and "es"
 are both "es"), and availability through a weekly UTC grid of quarter-hours.
 
-Time zones are evaluated in one reference week (`week_of`, the cohort's first week by default the
-current one): every local slot is converted with zoneinfo at its real instant in that week, so a
-New York / London pair is 4 h apart in the weeks between the US and the EU clock changes and 5 h
-apart otherwise, exactly as the people will experience that week. Nonexistent local times (spring
-forward) are dropped; repeated ones (fall back) count twice, as they happen twice.
+Time zones are evaluated in one reference week (`week_of`: callers pass the cohort's first week;
+the default is the current one). Every local slot is converted with zoneinfo at its real instant
+in that week and UTC offsets are read at its middle (Thursday 12:00 UTC), so a New York / London
+pair is 4 h apart in the weeks between the US and the EU clock changes and 5 h apart otherwise,
+as the two people will experience that week. Nonexistent local times (spring forward) are dropped;
+repeated ones (fall back) count twice, as they happen twice. One week rather than an average over
+the cohort keeps every figure explainable ("2 h/week overlap" is a week that exists).
 """
 
 from __future__ import annotations

@@ -179,8 +179,8 @@ def generate_cohort(
     demand = _zipf(skill_rank, 1.1)
     supply = _zipf(skill_rank, 0.6)  # experts spread wider than what learners ask for
     mentor_ids, mentee_ids = _ids(rng, n_mentors), _ids(rng, n_mentees)
-    tutors = _people(rng, n_mentors, supply, senior=True)
-    learners = _people(rng, n_mentees, demand, senior=False)
+    tutors = _People(rng, n_mentors, supply, senior=True)
+    learners = _People(rng, n_mentees, demand, senior=False)
     # A third of the mentors report to another mentor; a quarter of the mentees to a mentor.
     mentor_boss = np.where(rng.random(n_mentors) < 0.33, rng.integers(0, n_mentors, n_mentors), -1)
     mentee_boss = np.where(rng.random(n_mentees) < 0.25, rng.integers(0, n_mentors, n_mentees), -1)
@@ -266,7 +266,9 @@ def _choice(rng: np.random.Generator, cumulative: np.ndarray) -> np.ndarray:
 class _People:
     """Attributes common to mentees and mentors, drawn for a whole side at once."""
 
-    def __init__(self, rng: np.random.Generator, n: int, popularity: np.ndarray, senior: bool):
+    def __init__(
+        self, rng: np.random.Generator, n: int, popularity: np.ndarray, *, senior: bool
+    ) -> None:
         self.zone = rng.choice(len(ZONES), n, p=_ZONE_SHARES)
         first = _choice(rng, _LANGUAGE_CUMULATIVE[self.zone])
         self.first = [
@@ -322,10 +324,6 @@ class _People:
             "communication": tuple(CHANNELS[c] for c in self.channels[i, : self.n_channels[i]]),
             "preferences": preference,
         }
-
-
-def _people(rng: np.random.Generator, n: int, popularity: np.ndarray, *, senior: bool) -> _People:
-    return _People(rng, n, popularity, senior)
 
 
 class _Slots:

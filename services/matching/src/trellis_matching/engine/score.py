@@ -159,7 +159,8 @@ def style_fit(learning: str, mentoring: str | None) -> float:
 
 @dataclass(frozen=True)
 class FactorTable:
-    """One categorical factor: value[code(mentee), mentor]; the last row is for "not stated"."""
+    """A categorical factor, or one additive part of one: value[code(mentee), mentor]. The last
+    row is for mentees who state nothing this factor can use."""
 
     name: str
     code: np.ndarray  # int32 [n_mentees]
@@ -173,13 +174,6 @@ def _any_of(matrix: np.ndarray, sets: tuple[frozenset[int], ...], n_mentors: int
     out = np.zeros((len(sets) + 1, n_mentors), np.float32)
     for s, members in enumerate(sets):
         out[s] = matrix[sorted(members)].any(axis=0)
-    return out
-
-
-def _mean_of(matrix: np.ndarray, sets: tuple[frozenset[int], ...], n_mentors: int) -> np.ndarray:
-    out = np.zeros((len(sets) + 1, n_mentors), np.float32)
-    for s, members in enumerate(sets):
-        out[s] = matrix[sorted(members)].mean(axis=0)
     return out
 
 
@@ -203,26 +197,36 @@ def _joint_codes(a: np.ndarray, b: np.ndarray) -> tuple[tuple[np.ndarray, np.nda
     return (pairs[:, 0], pairs[:, 1]), remap[code].astype(np.int32)
 
 
-def factor_tables(cohort: Cohort, constraints: Constraints) -> dict[str, FactorTable]:
-    """The categorical factors' tables (everything except skills and availability)."""
-    key = ("tables", constraints)
+def factor_tables(cohort: Cohort, constraints: Constraints) -> list[FactorTable]:
+    """The categorical factors' tables (everything but skills and availability); a factor may
+    be the sum of several parts, which share its name."""
+    return _cached(cohort, ("tables", constraints), lambda: _factor_tables(cohort, constraints))
+
+
+def _cached(cohort: Cohort, key: tuple, make: Any) -> Any:
+    """Per-cohort memo keeping the two most recent entries of each kind: tables are large, and a
+    program rarely alternates between more than two settings."""
     if key not in cohort.cache:
-        cohort.cache[key] = _factor_tables(cohort, constraints)
+        for old in [k for k in cohort.cache if k[0] == key[0]][:-1]:
+            del cohort.cache[old]
+        cohort.cache[key] = make()
     return cohort.cache[key]
 
 
-def _factor_tables(c: Cohort, k: Constraints) -> dict[str, FactorTable]:
+def _factor_tables(c: Cohort, k: Constraints) -> list[FactorTable]:
     n_m = c.n_mentors
-    tables = {}
+    tables = []
 
     value = _any_of(c.mentor_languages, c.language_sets, n_m)
-    tables["language"] = FactorTable(
-        "language",
-        _stated(c.mentee_language_set, len(value)),
-        value,
-        _applies(len(value)),
-        (value == 0) if k.shared_language_required else None,
-        "no_shared_language",
+    tables.append(
+        FactorTable(
+            "language",
+            _stated(c.mentee_language_set, len(value)),
+            value,
+            _applies(len(value)),
+            violation=(value == 0) if k.shared_language_required else None,
+            constraint="no_shared_language",
+        )
     )
 
     offsets, code = np.unique(c.mentee_offset, return_inverse=True)
@@ -233,10 +237,16 @@ def _factor_tables(c: Cohort, k: Constraints) -> dict[str, FactorTable]:
         too_far = np.vstack(
             [distance > k.max_time_zone_difference_hours * 60, np.zeros((1, n_m), bool)]
         )
-    tables["time_zone"] = FactorTable(
-        "time_zone", code.astype(np.int32), value, _applies(len(value)), too_far,
-        "time_zone_too_far",
-    )  # fmt: skip
+    tables.append(
+        FactorTable(
+            "time_zone",
+            code.astype(np.int32).reshape(-1),
+            value,
+            _applies(len(value)),
+            violation=too_far,
+            constraint="time_zone_too_far",
+        )
+    )
 
     levels, code = np.unique(c.mentee_seniority, return_inverse=True)
     known = levels >= 0
@@ -249,19 +259,22 @@ def _factor_tables(c: Cohort, k: Constraints) -> dict[str, FactorTable]:
     if k.min_seniority_gap > 0:
         too_small = np.ones_like(value, bool)
         too_small[:-1] = ~mentor_known | (gap < k.min_seniority_gap)
-    tables["seniority"] = FactorTable(
-        "seniority", code, value, _applies(len(value)), too_small, "seniority_gap_too_small"
+    tables.append(
+        FactorTable(
+            "seniority",
+            code.reshape(-1),
+            value,
+            _applies(len(value)),
+            violation=too_small,
+            constraint="seniority_gap_too_small",
+        )
     )
 
-    (industry, function), code = _joint_codes(c.mentee_industry, c.mentee_function)
-    value = np.zeros((len(industry) + 1, n_m), np.float32)
-    for u, (ind, fn) in enumerate(zip(industry, function, strict=True)):
-        parts = [c.mentor_industry == ind] if ind >= 0 else []
-        parts += [c.mentor_function == fn] if fn >= 0 else []
-        value[u] = np.mean(parts, axis=0) if parts else 0
-    tables["industry"] = FactorTable(
-        "industry", code, value, np.append((industry >= 0) | (function >= 0), False)
-    )
+    # Industry and function are each a part of the factor (half each when both are stated), so
+    # free-text values multiply nothing: each part has a row per value a mentor also has.
+    both = (c.mentee_industry >= 0) & (c.mentee_function >= 0)
+    tables.append(_match_part("industry", c.mentee_industry, c.mentor_industry, both))
+    tables.append(_match_part("industry", c.mentee_function, c.mentor_function, both))
 
     fit = np.array(
         [
@@ -277,22 +290,58 @@ def _factor_tables(c: Cohort, k: Constraints) -> dict[str, FactorTable]:
         parts = [fit[ls][c.mentor_mentoring_style]] if ls >= 0 else []  # -1: the "none" column
         parts += [channels[cs]] if cs >= 0 else []
         value[u] = np.mean(parts, axis=0) if parts else 0
-    tables["style"] = FactorTable(
-        "style", code, value, np.append((learning >= 0) | (channel_set >= 0), False)
+    tables.append(
+        FactorTable("style", code, value, np.append((learning >= 0) | (channel_set >= 0), False))
     )
 
-    value = _mean_of(c.mentor_categories, c.category_sets, n_m)
-    tables["goals"] = FactorTable(
-        "goals", _stated(c.mentee_category_set, len(value)), value, _applies(len(value))
-    )
-    value = _mean_of(c.mentor_offers, c.preference_sets, n_m)
-    tables["preferences"] = FactorTable(
-        "preferences", _stated(c.mentee_preference_set, len(value)), value, _applies(len(value))
+    tables.append(_share("goals", c.category_sets, c.mentor_categories, c.mentee_category_set))
+    tables.append(
+        _share("preferences", c.preference_sets, c.mentor_offers, c.mentee_preference_set)
     )
     return tables
 
 
+def _match_part(
+    name: str, mentee: np.ndarray, mentor: np.ndarray, halved: np.ndarray
+) -> FactorTable:
+    """Equality of one optional code (-1 = not stated), worth 1/2 where `halved` else 1."""
+    stated = mentee >= 0
+    matched = np.where(np.isin(mentee, mentor[mentor >= 0]), mentee, -2)  # -2: nobody has it
+    key = (matched.astype(np.int64) + 2) * 2 + halved
+    keys, code = np.unique(key[stated], return_inverse=True)
+    value = np.zeros((len(keys) + 1, len(mentor)), np.float32)
+    for u, kv in enumerate(keys.tolist()):
+        if kv // 2 - 2 >= 0:
+            value[u] = (mentor == kv // 2 - 2) * (0.5 if kv % 2 else 1.0)
+    full = np.full(len(mentee), len(keys), np.int32)
+    full[stated] = code.reshape(-1)
+    return FactorTable(name, full, value, _applies(len(value)))
+
+
+def _share(
+    name: str, sets: tuple[frozenset[int], ...], has: np.ndarray, mentee: np.ndarray
+) -> FactorTable:
+    """The share of a mentee's set the mentor has (has: bool [values, n_mentors]). Values no
+    mentor has only count in the denominator, so sets differing only in those share a row."""
+    anyone = has.any(axis=1)
+    rows: dict[tuple[frozenset[int], int], int] = {}
+    remap = np.empty(len(sets) + 1, np.int32)
+    for s, members in enumerate(sets):
+        key = (frozenset(x for x in members if anyone[x]), len(members))
+        remap[s] = rows.setdefault(key, len(rows))
+    remap[len(sets)] = len(rows)  # not stated
+    value = np.zeros((len(rows) + 1, has.shape[1]), np.float32)
+    for (covered, size), u in rows.items():
+        if covered:
+            value[u] = has[sorted(covered)].sum(axis=0) / np.float32(size)
+    return FactorTable(name, remap[np.where(mentee < 0, len(sets), mentee)], value,
+                       _applies(len(value)))  # fmt: skip
+
+
 # --- prepared scoring tables ------------------------------------------------------------------
+
+
+_Part = tuple[FactorTable, np.ndarray, np.ndarray]  # (factor, its row per joint code, scale)
 
 
 @dataclass(frozen=True)
@@ -302,9 +351,7 @@ class _Group:
     weight, with -inf where a constraint fails."""
 
     code: np.ndarray  # int32 [n_mentees]
-    parts: tuple[
-        tuple[FactorTable, np.ndarray, np.ndarray], ...
-    ]  # (table, rows per u, scale per u)
+    parts: tuple[_Part, ...]
     rows: int
 
 
@@ -370,29 +417,26 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(starts, counts) + (np.arange(total) - offsets)
 
 
-def prepare(cohort: Cohort, weights: Any = None, constraints: Any = None, *, tile: int = TILE
-            ) -> Prepared:  # fmt: skip
+def prepare(
+    cohort: Cohort, weights: Any = None, constraints: Any = None, *, tile: int = TILE
+) -> Prepared:
     """Scoring tables for these weights and constraints, cached on the cohort (the last two)."""
-    weights, constraints = Weights.of(weights), Constraints.of(constraints)
-    key = ("prepared", weights, constraints, tile)
-    if key not in cohort.cache:
-        for old in [k for k in cohort.cache if k[0] == "prepared"][:-1]:
-            del cohort.cache[old]
-        cohort.cache[key] = _prepare(cohort, weights, constraints, tile)
-    return cohort.cache[key]
+    w, k = Weights.of(weights), Constraints.of(constraints)
+    return _cached(cohort, ("prepared", w, k, tile), lambda: _prepare(cohort, w, k, tile))
 
 
 def _prepare(c: Cohort, w: Weights, k: Constraints, tile: int) -> Prepared:
     tables = factor_tables(c, k)
     n_terms = np.diff(c.term_ptr)
     n_intervals = np.diff(c.interval_ptr)
+    applies = _applies_by_factor(tables)
     total = np.zeros(c.n_mentees, np.float64)
-    for name, table in tables.items():
-        total += w[name] * table.applies[table.code]
+    for name, mask in applies.items():
+        total += w[name] * mask
     total += w.skills * (n_terms > 0) + w.availability * (n_intervals > 0)
     inverse = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
 
-    used = [t for t in tables.values() if w[t.name] > 0 or t.violation is not None]
+    used = [t for t in tables if w[t.name] > 0 or t.violation is not None]
     groups = _merge(used, inverse, w)
 
     skill_scale = avail_scale = None
@@ -404,10 +448,8 @@ def _prepare(c: Cohort, w: Weights, k: Constraints, tile: int) -> Prepared:
     parts = [c.same_person, c.declined, c.excluded]
     if k.exclude_reporting_line:
         parts += [c.mentor_manages, c.mentee_manages]
-    exclusions = Pairs.of(
-        zip(np.concatenate([p.mentee for p in parts]).tolist(),
-            np.concatenate([p.mentor for p in parts]).tolist(), strict=True)
-    )  # fmt: skip
+    pairs = [zip(p.mentee.tolist(), p.mentor.tolist(), strict=True) for p in parts]
+    exclusions = Pairs.of(pair for each in pairs for pair in each)
     exclusion_ptr = np.searchsorted(exclusions.mentee, np.arange(c.n_mentees + 1)).astype(np.int64)
 
     prepared = Prepared(
@@ -430,35 +472,50 @@ def _prepare(c: Cohort, w: Weights, k: Constraints, tile: int) -> Prepared:
     return prepared
 
 
+def _applies_by_factor(tables: list[FactorTable], rows: Any = slice(None)) -> dict[str, np.ndarray]:
+    """Per factor, whether it applies to each mentee: any of its parts does."""
+    out: dict[str, np.ndarray] = {}
+    for t in tables:
+        mask = t.applies[t.code[rows]]
+        out[t.name] = out[t.name] | mask if t.name in out else mask
+    return out
+
+
 def _merge(used: list[FactorTable], inverse: np.ndarray, w: Weights) -> tuple[_Group, ...]:
-    """Greedily merge factor codes (smallest first) while the joint code has <= JOINT_ROWS values.
-    The mentee's normaliser 1/W is part of every joint code, so the tables can include it."""
-    norm_code = np.unique(inverse, return_inverse=True)[1].reshape(-1)
-    closed: list[tuple[list[FactorTable], np.ndarray]] = []
-    members: list[FactorTable] = []
-    joint = norm_code
-    for table in sorted(used, key=lambda t: len(t.value)):
-        candidate = _combine(joint, table)
-        if members and candidate.max(initial=0) >= JOINT_ROWS:
-            closed.append((members, joint))
-            members, candidate = [], _combine(norm_code, table)
-        members.append(table)
-        joint = candidate
-    closed.append((members, joint))
+    """Pack factor codes into as few joint codes of <= JOINT_ROWS values as first-fit-decreasing
+    finds: each group costs one gather per tile. The mentee's normaliser 1/W is part of every
+    joint code, so the tables can include it."""
+    norms, norm_code = np.unique(inverse, return_inverse=True)
+    start = (norm_code.reshape(-1), len(norms))
+    packed: list[tuple[list[FactorTable], np.ndarray, int]] = []
+    for table in sorted(used, key=lambda t: len(t.value), reverse=True):
+        for g, (members, joint, rows) in enumerate(packed):
+            candidate, count = _combine(joint, rows, table)
+            if count <= JOINT_ROWS:
+                packed[g] = ([*members, table], candidate, count)
+                break
+        else:
+            packed.append(([table], *_combine(*start, table)))
+    if not packed:
+        packed.append(([], *start))
 
     out = []
-    for members, joint in closed:
-        _, first = np.unique(joint, return_index=True)
+    for members, joint, rows in packed:
+        first = np.zeros(rows, np.int64)
+        first[joint[::-1]] = np.arange(len(joint))[::-1]  # a mentee having each joint code
         parts = tuple(
             (t, t.code[first], (w[t.name] * inverse[first]).astype(np.float32)) for t in members
         )
-        out.append(_Group(joint.astype(np.int32), parts, len(first)))
+        out.append(_Group(joint.astype(np.int32), parts, rows))
     return tuple(out)
 
 
-def _combine(joint: np.ndarray, table: FactorTable) -> np.ndarray:
+def _combine(joint: np.ndarray, rows: int, table: FactorTable) -> tuple[np.ndarray, int]:
+    """Dense codes of (joint, factor code) pairs, and how many occur."""
     key = joint.astype(np.int64) * len(table.value) + table.code
-    return np.unique(key, return_inverse=True)[1].reshape(-1)
+    present = np.zeros(rows * len(table.value), bool)
+    present[key] = True
+    return (np.cumsum(present) - 1)[key], int(present.sum())
 
 
 def mentor_levels(cohort: Cohort, cols: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
@@ -578,8 +635,9 @@ class Workspace:
         return flat[: rows * width].reshape(rows, width)
 
 
-def score_tile(prep: Prepared, tile: Tile, block: MenteeBlock, out: np.ndarray, work: Workspace
-               ) -> None:  # fmt: skip
+def score_tile(
+    prep: Prepared, tile: Tile, block: MenteeBlock, out: np.ndarray, work: Workspace
+) -> None:
     """Scores of the block's rows against the tile's mentors, written into out [R, width]."""
     r, width = len(block.rows), tile.width
     buf = work.get("buf", r, width)
@@ -648,12 +706,13 @@ def score_block(
 
 @dataclass(frozen=True)
 class FactorBlock:
-    rows: np.ndarray
+    rows: np.ndarray  # mentee indices
+    cols: np.ndarray  # mentor indices
     weights: Weights
-    values: dict[str, np.ndarray]  # float32 [R, n_mentors] in [0, 1]; 0 where it does not apply
+    values: dict[str, np.ndarray]  # float32 [R, C] in [0, 1]; 0 where it does not apply
     counted: dict[str, np.ndarray]  # bool [R]: applies to the mentee and has a weight > 0
-    violations: dict[str, np.ndarray]  # bool [R, n_mentors] per constraint code
-    overlap_minutes: np.ndarray  # int32 [R, n_mentors]: weekly shared free time, unsaturated
+    violations: dict[str, np.ndarray]  # bool [R, C] per constraint code
+    overlap_minutes: np.ndarray  # int32 [R, C]: weekly shared free time, unsaturated
 
     def combined(self) -> np.ndarray:
         """float64 [R, n_mentors]: the weighted mean, computed the plain way; -inf if infeasible."""
@@ -670,48 +729,55 @@ class FactorBlock:
 
 
 def factor_block(
-    cohort: Cohort, weights: Any, constraints: Any, mentee_rows: slice | np.ndarray
+    cohort: Cohort,
+    weights: Any,
+    constraints: Any,
+    mentee_rows: slice | np.ndarray,
+    mentor_cols: slice | np.ndarray | None = None,
 ) -> FactorBlock:
-    """Every factor's value and every constraint's verdict for the rows, separately."""
+    """Every factor's value and every constraint's verdict for the rows (and, if given, only
+    those mentors), separately."""
     c, w, k = cohort, Weights.of(weights), Constraints.of(constraints)
     rows = np.arange(c.n_mentees)[mentee_rows]
-    r = len(rows)
-    values, counted, violations = {}, {}, {}
-    for name, table in factor_tables(c, k).items():
+    cols = np.arange(c.n_mentors)[slice(None) if mentor_cols is None else mentor_cols]
+    r, n = len(rows), len(cols)
+    values, violations = {}, {}
+    tables = factor_tables(c, k)
+    for table in tables:
         code = table.code[rows]
-        values[name] = table.value[code]
-        counted[name] = table.applies[code] & (w[name] > 0)
+        part = table.value[np.ix_(code, cols)]
+        values[table.name] = values[table.name] + part if table.name in values else part
         if table.violation is not None:
-            violations[table.constraint] = table.violation[code]
+            violations[table.constraint] = table.violation[np.ix_(code, cols)]
+    counted = {f: m & (w[f] > 0) for f, m in _applies_by_factor(tables, rows).items()}
 
     terms, _ = _padded(c.term_ptr, c.term_ids, rows, len(c.terms))
     n_terms = np.diff(c.term_ptr)[rows]
-    levels = mentor_levels(c, np.arange(c.n_mentors)).astype(np.float32) / 4
-    covered = levels[terms].sum(axis=0) if len(terms) else np.zeros((r, c.n_mentors))
+    levels = mentor_levels(c, cols).astype(np.float32) / 4
+    covered = levels[terms].sum(axis=0) if len(terms) else np.zeros((r, n))
     values["skills"] = (covered / np.maximum(n_terms, 1)[:, None]).astype(np.float32)
     counted["skills"] = (n_terms > 0) & (w.skills > 0)
 
     starts, _ = _padded(c.interval_ptr, c.interval_start, rows, 0)
     ends, _ = _padded(c.interval_ptr, c.interval_end, rows, 0)
-    free_before = c.mentor_free_before.T.astype(np.int32)  # [673, n_mentors]
-    overlap = np.zeros((r, c.n_mentors), np.int32)
+    free_before = c.mentor_free_before[cols].T.astype(np.int32)  # [673, n]
+    overlap = np.zeros((r, n), np.int32)
     for q in range(len(starts)):
         overlap += free_before[ends[q]] - free_before[starts[q]]
-    values["availability"] = np.minimum(overlap, SATURATION_QUARTERS).astype(np.float32) / (
-        SATURATION_QUARTERS
-    )
+    saturated = np.minimum(overlap, SATURATION_QUARTERS).astype(np.float32)
+    values["availability"] = saturated / SATURATION_QUARTERS
     counted["availability"] = (np.diff(c.interval_ptr)[rows] > 0) & (w.availability > 0)
 
-    violations["no_capacity"] = np.broadcast_to(c.capacity <= 0, (r, c.n_mentors))
-    pairs = {"same_person": c.same_person, "declined": c.declined, "excluded": c.excluded}
+    violations["no_capacity"] = np.broadcast_to(c.capacity[cols] <= 0, (r, n))
+    pairs = {"same_person": [c.same_person], "declined": [c.declined], "excluded": [c.excluded]}
     if k.exclude_reporting_line:
-        pairs["reporting_line"] = (c.mentor_manages, c.mentee_manages)
-    position = np.full(c.n_mentees, -1)
-    position[rows] = np.arange(r)
+        pairs["reporting_line"] = [c.mentor_manages, c.mentee_manages]
+    row_at, col_at = np.full(c.n_mentees, -1), np.full(c.n_mentors, -1)
+    row_at[rows], col_at[cols] = np.arange(r), np.arange(n)
     for name, members in pairs.items():
-        mask = np.zeros((r, c.n_mentors), bool)
-        for p in members if isinstance(members, tuple) else (members,):
-            hit = position[p.mentee] >= 0
-            mask[position[p.mentee[hit]], p.mentor[hit]] = True
+        mask = np.zeros((r, n), bool)
+        for p in members:
+            hit = (row_at[p.mentee] >= 0) & (col_at[p.mentor] >= 0)
+            mask[row_at[p.mentee[hit]], col_at[p.mentor[hit]]] = True
         violations[name] = mask
-    return FactorBlock(rows, w, values, counted, violations, overlap * QUARTER_MINUTES)
+    return FactorBlock(rows, cols, w, values, counted, violations, overlap * QUARTER_MINUTES)
