@@ -23,6 +23,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Figure, interleaved, report, wrk
+from matching_bench import bench_matching
 
 from trellis_infra import proc
 from trellis_infra.kafka import KAFKA_VERSION
