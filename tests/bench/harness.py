@@ -31,7 +31,8 @@ class Figure:
         match = re.match(r"ratio\s*>=\s*([0-9.]+)", self.goal)
         if not match:
             return "-"
-        return "yes" if self.ratio >= float(match.group(1)) else "NO"
+        # A relative tolerance of 1e-6 so that "equal" survives floating-point rounding.
+        return "yes" if self.ratio >= float(match.group(1)) * (1 - 1e-6) else "NO"
 
 
 def wrk(

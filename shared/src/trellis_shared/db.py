@@ -28,7 +28,11 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every checkout. A connection broken by a database
+        # restart fails once, the dialect invalidates the pool, and the caller gets a 503 to retry
+        # (consumers retry transient errors by themselves).
+        pool_pre_ping=False,
+        pool_recycle=1800,
         connect_args={
             "server_settings": {
                 "search_path": settings.db_schema,
