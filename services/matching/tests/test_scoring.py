@@ -262,7 +262,7 @@ ZONES = (
 TAGS = ("en", "en-GB", "es", "es-MX", "pt-BR", "fr", "de-CH", "ja", "hi")
 SKILLS = ("Python", "machine learning", "learning", "public speaking", "SQL", "APIs", "Go",
           "design systems", "negotiation", "leadership")  # fmt: skip
-CATEGORIES = ("leadership", "career growth", "technical", "design systems")
+CATEGORIES = ("leadership", "career growth", "technical", "design systems", "beekeeping")
 LEARNING = ("visual", "hands_on", "auditory", "reading", "mixed")
 MENTORING = ("coaching", "directive", "sponsoring", "sounding_board", "mixed")
 CHANNELS = ("video", "chat", "phone", "in_person")
@@ -318,7 +318,7 @@ def random_people(seed: int, n_mentees: int, n_mentors: int):
             preferences=(
                 {
                     rng.choice(("industry", "language", "style", "gender")): rng.choice(
-                        (*FIELDS, "es", "coaching")
+                        (*FIELDS, "es", "coaching", "mining")
                     )
                 }
                 if rng.random() < 0.3
@@ -334,7 +334,7 @@ def random_people(seed: int, n_mentees: int, n_mentors: int):
                 s: rng.choice(("beginner", "intermediate", "advanced", "expert"))
                 for s in _some(rng, SKILLS, 4)
             },
-            topics=_some(rng, CATEGORIES + SKILLS, 2),
+            topics=_some(rng, CATEGORIES[:-1] + SKILLS, 2),  # nobody offers beekeeping
             mentoring_style=_maybe(rng, MENTORING),
             capacity=rng.choice((0, 1, 2, 3)),
         )

@@ -121,7 +121,7 @@ class _Reasons:
             return [Reason("goals_not_stated", "mentee states no goal categories")]
         wanted = sorted(c.category_sets[code])
         met = [c.categories[x] for x in wanted if c.mentor_categories[x, self.j]]
-        text = f"{len(met)} of {len(wanted)} goal categories among the mentor's topics"
+        text = f"mentor covers {len(met)} of {len(wanted)} goal categories"
         return [Reason("goal_categories", text + (f" ({', '.join(met)})" if met else ""))]
 
     def availability(self) -> list[Reason]:
