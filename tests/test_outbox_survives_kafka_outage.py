@@ -12,7 +12,7 @@ async def test_people_registered_while_kafka_is_down_are_welcomed_after_it_retur
     gateway, platform
 ):
     if platform.config.external_kafka:
-        pytest.skip("the broker is external: this test stops and starts the local one")
+        pytest.skip(reason="the broker is external: this test stops and starts the local one")
     org = uuid.uuid4()
     platform.kafka.stop()
     try:

@@ -62,11 +62,14 @@ async def _managers(session: AsyncSession, organization_id: uuid.UUID) -> dict:
     return {pid: uuid.UUID(manager) for pid, manager in rows if manager}
 
 
-async def _decided_pairs(session: AsyncSession, program_id: uuid.UUID) -> dict[str, set]:
+async def _decided_pairs(
+    session: AsyncSession, organization_id: uuid.UUID, program_id: uuid.UUID
+) -> dict[str, set]:
     """Pairs never to propose again (declined) or already open/accepted, keyed by person."""
     rows = (
         await session.exec(
             select(Proposal.mentee_id, Proposal.mentor_id, Proposal.status).where(
+                Proposal.organization_id == organization_id,
                 Proposal.program_id == program_id,
                 Proposal.status.in_(("declined", "proposed", "accepted")),
             )
@@ -112,7 +115,7 @@ async def load_pool(
     )
     enrollments = (await session.exec(query)).all()
     people = await _people(session, organization_id, [e.person_id for e in enrollments])
-    decided = await _decided_pairs(session, program_id)
+    decided = await _decided_pairs(session, organization_id, program_id)
     result = Pool(settings=settings, mentees=[], mentors=[], free=np.zeros(0, np.int32))
     free = []
     for enrollment in enrollments:
