@@ -246,7 +246,8 @@ async def suggestions(
     if not loaded.mentors:
         return []
     weights, constraints = loaded.settings.weights, loaded.settings.constraints
-    found = top_candidates(loaded.cohort, weights, constraints, k=limit)
+    # One mentee: its own top list only (mentor-side lists serve cohort runs).
+    found = top_candidates(loaded.cohort, weights, constraints, k=limit, mentor_k=0)
     out = []
     for mentor_index, score in zip(found.mentor.tolist(), found.score.tolist(), strict=True):
         _, person = loaded.mentors[mentor_index]

@@ -9,6 +9,13 @@ row that keeps fewer (an unlucky sample) is rescanned without a threshold.
 
 Ties are broken by the lower mentor index, so the candidates are a deterministic function of the
 cohort: each survivor is a uint64 key (score bits << 32 | ~mentor), and larger keys are better.
+
+With `mentor_k`, each mentor's best `mentor_k` mentees join the candidates too, found in the same
+pass the same way: a sample of mentees sets each column's threshold, every tile keeps the pairs at
+or above it (keys score bits << 32 | ~mentee, ties to the lower mentee index), and a running top
+per mentor is merged block by block; a column that keeps fewer than `mentor_k` is rescanned. When
+capacity is scarce, mentors fill up with mentees outside those mentees' own top-k, and these pairs
+are the ones the optimum needs.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ class Candidates:
     score: np.ndarray  # float32 [E] in [0, 1]
     k: int  # the pruning parameter used
     pruned_best: np.ndarray  # float32 [n_mentees]: best score among the pairs pruned away for that mentee (-inf if none) — lets the solver state a bound  # noqa: E501
+    mentor_k: int = 0  # each mentor's best mentor_k mentees were added (0: none)
 
 
 def top_candidates(
@@ -62,22 +70,32 @@ def top_candidates(
     k: int = 50,
     block_rows: int = 2048,
     *,
+    mentor_k: int = 20,
     tile_cols: int = TILE,
     workers: int | None = None,
 ) -> Candidates:
-    """The k best feasible mentors of every mentee (ordered by score within a mentee), and the
-    best score each mentee lost to the pruning."""
+    """The k best feasible mentors of every mentee, united with the `mentor_k` best feasible
+    mentees of every mentor (ordered by score, then mentor, within a mentee), and the best score
+    each mentee lost to the pruning."""
     if k < 1:
         raise ValueError("k must be at least 1")
+    if mentor_k < 0:
+        raise ValueError("mentor_k must be at least 0")
     prep = prepare(cohort, weights, constraints, tile=tile_cols)
     n_e, n_m = cohort.n_mentees, cohort.n_mentors
     keep = k + 1
     top = np.zeros((n_e, keep), np.uint64)  # per mentee its best k + 1 keys, descending; 0 = none
+    # Per mentor its best mentor_k keys (score bits << 32 | ~mentee), unordered; 0 = none.
+    col_top = np.zeros((n_m, mentor_k), np.uint64)
+    col_count = np.zeros(n_m, np.int64)  # pairs at or above the column's threshold
+    col_threshold = None
     if n_e and n_m:
         sample = None
         if n_m > 2 * SAMPLE:
             cols = np.sort(np.random.default_rng(0).choice(n_m, SAMPLE, replace=False))
             sample = prep.tile(cols.astype(np.int32))
+        if mentor_k:
+            col_threshold = _column_thresholds(prep, mentor_k)
         # Rows alike in goal terms, total weight and free intervals waste fewer gathers in a
         # block and share their scales (see score._add_scaled).
         order = np.lexsort(
@@ -85,28 +103,144 @@ def top_candidates(
         )
         blocks = [order[a : a + block_rows] for a in range(0, n_e, block_rows)]
         local = threading.local()
+        lock = threading.Lock()
 
         def run(rows: np.ndarray) -> None:
             if not hasattr(local, "work"):
                 local.work = Workspace()
-            top[rows] = _block_top(prep, sample, rows, keep, local.work)
+            top[rows], columns = _block_top(prep, sample, rows, keep, local.work, col_threshold)
+            if columns is not None:
+                col, keys = columns
+                mine = _select(col, keys, n_m, mentor_k)
+                with lock:
+                    col_count[:] += np.bincount(col, minlength=n_m)
+                    both = np.concatenate([col_top, mine], axis=1)
+                    col_top[:] = np.partition(both, mentor_k, axis=1)[:, mentor_k:]
 
         workers = workers or min(len(os.sched_getaffinity(0)), len(blocks))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run, blocks))
+        if mentor_k:
+            # The sample set a column's bar too high: rank the whole column.
+            short = np.flatnonzero((col_count < mentor_k) & (col_threshold > _FLOOR))
+            if len(short):
+                col_top[short] = _dense_columns(prep, short, mentor_k, block_rows)
 
     best = top[:, :k]
     counts = (best > 0).sum(axis=1)
     keys = best[best > 0]  # row-major: grouped by mentee, best first
+    mentee = np.repeat(np.arange(n_e, dtype=np.int32), counts)
+    mentor, score = _mentor(keys), _score(keys)
+    pruned_best = np.where(top[:, k] > 0, _score(top[:, k]), -np.inf).astype(np.float32)
+    if mentor_k and n_e and n_m:
+        extra = col_top > 0
+        extra_mentor = np.nonzero(extra)[0].astype(np.int32)  # ascending
+        extra_mentee = _mentor(col_top[extra])  # the same ~index decoding, of mentees here
+        # The pair's key on the mentee's side: it is among the mentee's top k exactly when it is
+        # at least the k-th key (a mentee with fewer than k has every feasible pair already).
+        own = _keys(_score(col_top[extra]), extra_mentor)
+        new = own < top[extra_mentee, k - 1]
+        # pruned_best must stay the best score of a pair OUTSIDE the candidates. Everything a
+        # mentee lost ranks below its (k+1)-th pair, so while that pair stays outside, its score
+        # is exactly the best lost one. When a mentor adds it, the best lost pair lies further
+        # down, beyond what was kept: those rows (79 of 10k at 10k x 2k) are scored in full and
+        # their best pair outside the union is taken.
+        added = np.unique(extra_mentee[new & (own == top[extra_mentee, k])])
+        extra_mentee, extra_mentor, own = extra_mentee[new], extra_mentor[new], own[new]
+        # Merge into the mentee-sorted list: by (mentee, score desc, mentor asc). An added pair
+        # ranks below every top-k pair of its mentee, so it goes after them; the extras are
+        # sorted by (mentee, key desc) among themselves.
+        order = np.lexsort((~own, extra_mentee))
+        extra_mentee, extra_mentor, own = extra_mentee[order], extra_mentor[order], own[order]
+        at = np.searchsorted(mentee, extra_mentee, side="right")
+        mentee = np.insert(mentee, at, extra_mentee)
+        mentor = np.insert(mentor, at, extra_mentor)
+        score = np.insert(score, at, _score(own))
+        if len(added):
+            pruned_best[added] = _best_outside(prep, added, mentee, mentor, block_rows)
     return Candidates(
         n_mentees=n_e,
         n_mentors=n_m,
-        mentee=np.repeat(np.arange(n_e, dtype=np.int32), counts),
-        mentor=_mentor(keys),
-        score=_score(keys),
+        mentee=mentee,
+        mentor=mentor,
+        score=score,
         k=k,
-        pruned_best=np.where(top[:, k] > 0, _score(top[:, k]), -np.inf).astype(np.float32),
+        pruned_best=pruned_best,
+        mentor_k=mentor_k,
     )
+
+
+def _column_thresholds(prep: Prepared, mentor_k: int) -> np.ndarray:
+    """float32 [n_mentors]: a bar per mentor that about EXPECTED_SURVIVORS * mentor_k of its
+    column reach, from a sample of mentees (every mentee, and then exact, when they are few)."""
+    n_e = prep.cohort.n_mentees
+    if n_e > 2 * SAMPLE:
+        rows = np.sort(np.random.default_rng(1).choice(n_e, SAMPLE, replace=False))
+        # At 100k mentees the proportional rank is 1, and a column falls short (then a full
+        # column rescan) whenever the sample's best is among its top mentor_k: ~18% of columns
+        # at mentor_k = 20. From the 4th best sampled score on, that is ~1e-4.
+        m = min(SAMPLE, max(4, math.ceil(EXPECTED_SURVIVORS * mentor_k * SAMPLE / n_e)))
+    else:
+        rows, m = np.arange(n_e), min(n_e, mentor_k)
+    block = mentee_block(prep, rows)
+    work = Workspace()
+    threshold = np.empty(prep.cohort.n_mentors, np.float32)
+    for tile in prep.tiles:
+        scores = work.get("out", len(rows), tile.width)
+        score_tile(prep, tile, block, scores, work)
+        threshold[tile.cols] = np.partition(scores, len(rows) - m, axis=0)[len(rows) - m]
+    # Fewer than m feasible in the sample (-inf): keep every feasible pair of the column.
+    return np.where(np.isfinite(threshold), threshold, _FLOOR)
+
+
+def _all_rows(prep: Prepared, rows: np.ndarray, tile: Tile, work: Workspace) -> np.ndarray:
+    """float32 [len(rows), tile.width]: the scores of these rows against the tile's columns."""
+    block = mentee_block(prep, rows)
+    scores = np.empty((len(rows), tile.width), np.float32)
+    score_tile(prep, tile, block, scores, work)
+    return scores
+
+
+def _dense_columns(prep: Prepared, cols: np.ndarray, mentor_k: int, block_rows: int) -> np.ndarray:
+    """uint64 [len(cols), mentor_k]: each column's best keys, ranked over every mentee."""
+    tile = prep.tile(cols.astype(np.int32))
+    work = Workspace()
+    best = np.zeros((len(cols), mentor_k), np.uint64)
+    for a in range(0, prep.cohort.n_mentees, block_rows):
+        rows = np.arange(a, min(a + block_rows, prep.cohort.n_mentees))
+        scores = _all_rows(prep, rows, tile, work)
+        keys = np.where(scores > _FLOOR, _keys(scores, rows[:, None]), 0).T
+        both = np.concatenate([best, keys], axis=1)
+        best = np.partition(both, both.shape[1] - mentor_k, axis=1)[:, -mentor_k:]
+    return best
+
+
+def _best_outside(
+    prep: Prepared, rows: np.ndarray, mentee: np.ndarray, mentor: np.ndarray, block_rows: int
+) -> np.ndarray:
+    """float32 [len(rows)]: each row's best feasible score outside its candidates (-inf if none)."""
+    n_m = prep.cohort.n_mentors
+    start = np.searchsorted(mentee, rows)
+    end = np.searchsorted(mentee, rows, side="right")
+    work = Workspace()
+    out = np.empty(len(rows), np.float32)
+    step = max(1, min(block_rows, (1 << 22) // max(n_m, 1)))
+    for a in range(0, len(rows), step):
+        some = rows[a : a + step]
+        block = mentee_block(prep, some)
+        scores = np.empty((len(some), n_m), np.float32)
+        for tile in prep.tiles:
+            part = work.get("out", len(some), tile.width)
+            score_tile(prep, tile, block, part, work)
+            scores[:, tile.cols] = part
+        lo, hi = start[a : a + step], end[a : a + step]
+        mine = np.concatenate(
+            [np.arange(s, e, dtype=np.int64) for s, e in zip(lo, hi, strict=True)]
+        )
+        scores[np.repeat(np.arange(len(some)), hi - lo), mentor[mine]] = -np.inf
+        best = scores.max(axis=1, initial=-np.inf)
+        out[a : a + step] = np.where(best > _FLOOR, np.clip(best, 0, 1), -np.inf)
+    return out
 
 
 def _keys(scores: np.ndarray, mentors: np.ndarray) -> np.ndarray:
@@ -125,11 +259,17 @@ def _mentor(keys: np.ndarray) -> np.ndarray:
 
 
 def _block_top(
-    prep: Prepared, sample: Tile | None, rows: np.ndarray, keep: int, work: Workspace
-) -> np.ndarray:
-    """uint64 [R, keep]: the best keys of each row, descending, 0-padded."""
+    prep: Prepared,
+    sample: Tile | None,
+    rows: np.ndarray,
+    keep: int,
+    work: Workspace,
+    col_threshold: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """uint64 [R, keep]: the best keys of each row, descending, 0-padded; with `col_threshold`,
+    also (column, key) of every pair at or above its column's threshold (keys name mentees)."""
     if sample is None:
-        return _dense_top(prep, rows, keep, work)
+        return _dense_top(prep, rows, keep, work, col_threshold)
     block = mentee_block(prep, rows)
     r = len(rows)
     scores = work.get("out", r, sample.width)
@@ -143,6 +283,7 @@ def _block_top(
     threshold = np.where(np.isfinite(mth), mth, _FLOOR)
 
     found_rows, found_keys = [], []
+    columns = _Columns(rows, col_threshold)
     for tile in prep.tiles:
         scores = work.get("out", r, tile.width)
         score_tile(prep, tile, block, scores, work)
@@ -153,6 +294,7 @@ def _block_top(
         if len(row):
             found_rows.append(row)
             found_keys.append(_keys(scores[row, col], tile.cols[col]))
+        columns.add(tile, scores, work)
     row = np.concatenate(found_rows) if found_rows else np.zeros(0, np.int64)
     keys = np.concatenate(found_keys) if found_keys else np.zeros(0, np.uint64)
     top = _select(row, keys, r, keep)
@@ -160,23 +302,57 @@ def _block_top(
     short = np.flatnonzero((top[:, -1] == 0) & (threshold > _FLOOR))
     for chunk in range(0, len(short), 256):  # the sample set the bar too high: rank whole rows
         some = short[chunk : chunk + 256]
-        top[some] = _dense_top(prep, rows[some], keep, work)
-    return top
+        top[some] = _dense_top(prep, rows[some], keep, work)[0]
+    return top, columns.result()
 
 
-def _dense_top(prep: Prepared, rows: np.ndarray, keep: int, work: Workspace) -> np.ndarray:
+class _Columns:
+    """A block's pairs at or above their column's threshold, as (column, key naming the mentee)."""
+
+    def __init__(self, rows: np.ndarray, threshold: np.ndarray | None) -> None:
+        self.rows, self.threshold = rows, threshold
+        self.cols: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+
+    def add(self, tile: Tile, scores: np.ndarray, work: Workspace) -> None:
+        if self.threshold is None:
+            return
+        mask = work.get("col_mask", len(self.rows), tile.width, bool)
+        np.greater_equal(scores, self.threshold[tile.cols][None, :], out=mask)
+        row, col = np.divmod(np.flatnonzero(mask), tile.width)
+        if len(row):
+            self.cols.append(tile.cols[col].astype(np.int64))
+            self.keys.append(_keys(scores[row, col], self.rows[row]))
+
+    def result(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.threshold is None:
+            return None
+        if not self.cols:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        return np.concatenate(self.cols), np.concatenate(self.keys)
+
+
+def _dense_top(
+    prep: Prepared,
+    rows: np.ndarray,
+    keep: int,
+    work: Workspace,
+    col_threshold: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """The best keys of whole rows (few mentors, or rows the sample misjudged)."""
     block = mentee_block(prep, rows)
     r = len(rows)
     keys = np.zeros((r, max(prep.cohort.n_mentors, keep)), np.uint64)
+    columns = _Columns(rows, col_threshold)
     for tile in prep.tiles:
         scores = work.get("out", r, tile.width)
         score_tile(prep, tile, block, scores, work)
         part = keys[:, tile.cols[0] : tile.cols[-1] + 1]
         np.copyto(part, _keys(scores, tile.cols[None, :]), where=scores > _FLOOR)
+        columns.add(tile, scores, work)
     if keys.shape[1] > keep:
         keys = np.partition(keys, keys.shape[1] - keep, axis=1)[:, -keep:]
-    return np.sort(keys, axis=1)[:, ::-1]
+    return np.sort(keys, axis=1)[:, ::-1], columns.result()
 
 
 def _select(row: np.ndarray, keys: np.ndarray, r: int, keep: int) -> np.ndarray:
