@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -89,3 +90,12 @@ async def get_in_tenant(
 
 def _name_of(table: type) -> str:
     return getattr(table, "__tablename__", table.__name__.lower()).replace("_", " ")
+
+
+async def _request_session(request: Request) -> AsyncIterator[SQLModelAsyncSession]:
+    async with request.app.state.runtime.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[SQLModelAsyncSession, Depends(_request_session)]
+"""A database session for one request, bound to the service's schema."""

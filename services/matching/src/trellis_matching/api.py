@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from trellis_matching import scoring
-from trellis_matching.deps import SessionDep
 from trellis_shared.auth import CurrentPrincipal
+from trellis_shared.db import SessionDep
 from trellis_shared.problems import Problem
 
 router = APIRouter(prefix="/matching", tags=["suggestions"])

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlmodel.ext.asyncio.session import AsyncSession
+from fastapi import Depends
 
 from trellis_shared.auth import CurrentPrincipal
+from trellis_shared.db import SessionDep  # noqa: F401  (re-exported for the routes)
 from trellis_shared.problems import Problem
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessionmaker() as session:
-        yield session
 
 
 async def _person(principal: CurrentPrincipal) -> uuid.UUID:
@@ -25,5 +19,4 @@ async def _person(principal: CurrentPrincipal) -> uuid.UUID:
     return person_id
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
 CallerPersonId = Annotated[uuid.UUID, Depends(_person)]

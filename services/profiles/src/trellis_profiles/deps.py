@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_profiles.settings import ProfilesSettings
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessionmaker() as session:
-        yield session
+from trellis_shared.db import SessionDep  # noqa: F401  (re-exported for the routes)
 
 
 def _settings(request: Request) -> ProfilesSettings:
     return request.app.state.settings
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
 SettingsDep = Annotated[ProfilesSettings, Depends(_settings)]

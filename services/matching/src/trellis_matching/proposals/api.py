@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from trellis_matching import scoring
-from trellis_matching.deps import SessionDep
 from trellis_matching.proposals import service
 from trellis_matching.proposals.models import (
     Decline,
@@ -19,6 +18,7 @@ from trellis_matching.proposals.models import (
     ProposalStatus,
 )
 from trellis_shared.auth import CurrentPrincipal, require_roles
+from trellis_shared.db import SessionDep
 from trellis_shared.problems import Problem
 
 router = APIRouter(prefix="/matching", tags=["proposals"])
@@ -40,7 +40,9 @@ async def propose_pair(
 ) -> ProposalPublic:
     async with session.begin():
         # A declined pair is a conflict with history (409), before any scoring rule (422).
-        await service.refuse_declined_pair(session, program_id, body.mentee, body.mentor)
+        await service.refuse_declined_pair(
+            session, principal.org, program_id, body.mentee, body.mentor
+        )
         explained = await scoring.explain_pair(
             session, principal.org, program_id, mentee_id=body.mentee, mentor_id=body.mentor
         )
@@ -78,7 +80,9 @@ async def request_mentor(
     ):
         raise Problem(403, "A member may request a mentor for themselves only")
     async with session.begin():
-        await service.refuse_declined_pair(session, program_id, mentee_id, body.mentor)
+        await service.refuse_declined_pair(
+            session, principal.org, program_id, mentee_id, body.mentor
+        )
         explained = await scoring.explain_pair(
             session, principal.org, program_id, mentee_id=mentee_id, mentor_id=body.mentor
         )

@@ -60,7 +60,7 @@ async def propose(
     mentor = await pool.enrollment(
         session, organization_id, program_id, mentor_id, "mentor", field="body.mentor", lock=True
     )
-    await refuse_declined_pair(session, program_id, mentee_id, mentor_id)
+    await refuse_declined_pair(session, organization_id, program_id, mentee_id, mentor_id)
     accepted, open_ = await pool.mentor_load(session, mentor.id)
     if accepted + open_ >= pool.capacity(mentor, settings):
         raise Problem(
@@ -108,10 +108,16 @@ async def propose(
 
 
 async def refuse_declined_pair(
-    session: AsyncSession, program_id: uuid.UUID, mentee_id: uuid.UUID, mentor_id: uuid.UUID
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    program_id: uuid.UUID,
+    mentee_id: uuid.UUID,
+    mentor_id: uuid.UUID,
 ) -> None:
+    """409 when the pair was declined before (within the caller's organization only)."""
     declined = await session.scalar(
         select(Proposal.id).where(
+            Proposal.organization_id == organization_id,
             Proposal.program_id == program_id,
             Proposal.mentee_id == mentee_id,
             Proposal.mentor_id == mentor_id,

@@ -6,10 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from trellis_matching.deps import SessionDep
 from trellis_matching.runs import service
 from trellis_matching.runs.models import RunCreate, RunPublic
 from trellis_shared.auth import CurrentPrincipal, require_roles
+from trellis_shared.db import SessionDep
 
 router = APIRouter(prefix="/matching", tags=["runs"], dependencies=[require_roles("org_admin")])
 
