@@ -58,6 +58,7 @@ async def test_an_org_admin_sets_up_a_program_and_it_is_announced(profiles, stac
     assert program["organization_id"] == str(org)
     assert program["kind"] == "one_to_one"
     assert (program["meeting_cadence_days"], program["meeting_minutes"]) == (14, 45)
+    assert program["health_threshold"] == 50
     weights = program["matching"]["weights"]
     assert (weights["skills"], weights["goals"], weights["preferences"]) == (3, 2.5, 0)
     # Factors left out keep their default weight.
@@ -163,6 +164,7 @@ def _with_matching(**matching):
         ({"meeting_cadence_days": 91}, "body.meeting_cadence_days"),
         ({"meeting_minutes": 10}, "body.meeting_minutes"),
         ({"meeting_minutes": 241}, "body.meeting_minutes"),
+        ({"health_threshold": 101}, "body.health_threshold"),
         ({"colour": "teal"}, "body.colour"),
         (
             _with_matching(
@@ -177,6 +179,7 @@ def _with_matching(**matching):
                         "seniority",
                         "industry",
                         "preferences",
+                        "style",
                     )
                 }
             ),
@@ -230,7 +233,11 @@ async def test_a_program_patch_needs_the_current_version(profiles, stack):
         await profiles.post("/profiles/programs", json=_program(), headers=_admin(org))
     ).json()
     url = f"/profiles/programs/{created['id']}"
-    change = {"meeting_minutes": 60, "matching": {"weights": {"skills": 5}}}
+    change = {
+        "meeting_minutes": 60,
+        "health_threshold": 65,
+        "matching": {"weights": {"skills": 5, "style": 0.5}},
+    }
 
     missing = await profiles.patch(url, json=change, headers=_admin(org))
     stale = await profiles.patch(url, json=change, headers=_admin(org) | {"If-Match": 'W/"7"'})
@@ -260,6 +267,8 @@ async def test_a_program_patch_needs_the_current_version(profiles, stack):
     ]
     assert events[1].data.version == 2
     assert events[1].data.meeting_minutes == 60
+    assert events[1].data.health_threshold == 65
+    assert events[1].data.matching.weights.style == 0.5
     assert events[1].data.matching.weights.skills == 5
     assert events[1].data.matching.weights.goals == 2.5
 

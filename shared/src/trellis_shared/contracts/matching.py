@@ -43,6 +43,7 @@ class MatchProposed(_Proposal):
 class MatchAccepted(_Proposal):
     """Both sides accepted a proposal: a mentorship starts and the two are connected."""
 
+    score: float | None = None  # the pair's match score, so outcomes can be related to it later
     accepted_at: datetime
 
 

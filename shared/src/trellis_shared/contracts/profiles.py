@@ -46,6 +46,7 @@ class MatchingWeights(_Part):
     seniority: float = 1.0
     industry: float = 1.0
     preferences: float = 1.0
+    style: float = 1.0
 
 
 class MatchingConstraints(_Part):
@@ -85,6 +86,10 @@ class _ProgramSnapshot(EventContract):
     enrollment_closes_on: date | None = None
     meeting_cadence_days: int
     meeting_minutes: int
+    health_threshold: int = Field(
+        default=50,
+        description="A mentorship whose health score (0-100) falls below this is at risk",
+    )
     matching: MatchingSettings
     version: int
 

@@ -216,7 +216,7 @@ async def accept(
     if complete:
         await publish(
             session,
-            contracts.MatchAccepted(**_identity(proposal), accepted_at=now),
+            contracts.MatchAccepted(**_identity(proposal), score=proposal.score, accepted_at=now),
             tenant=organization_id,
         )
     return proposal

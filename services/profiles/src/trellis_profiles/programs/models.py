@@ -36,6 +36,9 @@ SeniorityGap = Annotated[int, Field(ge=0, le=10)]
 MentorCapacity = Annotated[int, Field(ge=1, le=50)]
 CadenceDays = Annotated[int, Field(ge=1, le=90)]
 MeetingMinutes = Annotated[int, Field(ge=15, le=240)]
+HealthThreshold = Annotated[
+    int, Field(ge=0, le=100, description="Health score (0-100) below which a mentorship is at risk")
+]
 
 _FORBID = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +59,7 @@ class MatchingWeightsIn(contracts.MatchingWeights):
     seniority: Weight = 1.0
     industry: Weight = 1.0
     preferences: Weight = 1.0
+    style: Weight = 1.0
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> MatchingWeightsIn:
@@ -103,6 +107,7 @@ class MatchingWeightsPatch(BaseModel):
     seniority: Weight | None = None
     industry: Weight | None = None
     preferences: Weight | None = None
+    style: Weight | None = None
 
 
 class MatchingConstraintsPatch(BaseModel):
@@ -144,6 +149,7 @@ class ProgramCreate(BaseModel):
     enrollment_closes_on: date | None = None
     meeting_cadence_days: CadenceDays = 14
     meeting_minutes: MeetingMinutes = 45
+    health_threshold: HealthThreshold = 50
     matching: MatchingSettingsIn = MatchingSettingsIn()
 
     @field_validator("name")
@@ -185,6 +191,7 @@ class ProgramUpdate(BaseModel):
     enrollment_closes_on: date | None = None
     meeting_cadence_days: CadenceDays | None = None
     meeting_minutes: MeetingMinutes | None = None
+    health_threshold: HealthThreshold | None = None
     matching: MatchingSettingsPatch | None = None
 
 
@@ -205,6 +212,7 @@ class Program(ProfilesTable, table=True):
     enrollment_closes_on: date | None = None
     meeting_cadence_days: int = 14
     meeting_minutes: int = 45
+    health_threshold: int = 50
     matching: dict[str, Any] = SQLField(default_factory=dict, sa_type=pg.JSONB)
     version: int = 1
     created_at: datetime = timestamp_field()
@@ -225,6 +233,7 @@ class ProgramPublic(BaseModel):
     enrollment_closes_on: date | None
     meeting_cadence_days: int
     meeting_minutes: int
+    health_threshold: int
     matching: contracts.MatchingSettings
     version: int
     created_at: datetime

@@ -65,6 +65,7 @@ def _program_snapshot(program: Program) -> dict[str, Any]:
         "enrollment_closes_on": program.enrollment_closes_on,
         "meeting_cadence_days": program.meeting_cadence_days,
         "meeting_minutes": program.meeting_minutes,
+        "health_threshold": program.health_threshold,
         "matching": program.matching,
         "version": program.version,
     }
