@@ -30,14 +30,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Figure
 
+from trellis_matching.engine.baselines import solve_dense_exact, solve_greedy
 from trellis_matching.engine.generate import generate_cohort, random_candidates
-from trellis_matching.engine.solve import (
-    count_blocking_pairs,
-    solve_dense_exact,
-    solve_greedy,
-    solve_optimal,
-    solve_stable,
-)
+from trellis_matching.engine.optimal import solve_optimal
+from trellis_matching.engine.stable import count_blocking_pairs, solve_stable
 
 try:
     from trellis_matching.engine.candidates import top_candidates

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from trellis_matching.engine import candidates as selection
+from trellis_matching.engine.baselines import solve_dense_exact
 from trellis_matching.engine.candidates import top_candidates
-from trellis_matching.engine.features import MenteeProfile, MentorProfile, build_cohort
+from trellis_matching.engine.features import build_cohort
 from trellis_matching.engine.generate import generate_cohort
+from trellis_matching.engine.optimal import solve_optimal
+from trellis_matching.engine.profiles import MenteeProfile, MentorProfile
 from trellis_matching.engine.score import score_block
-from trellis_matching.engine.solve import solve_dense_exact, solve_optimal
 
 WEEK = date(2026, 3, 9)
 WEIGHTS = {"availability": 2.0, "style": 0.5}

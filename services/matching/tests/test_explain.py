@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from trellis_matching.engine.explain import explain
-from trellis_matching.engine.features import Goal, MenteeProfile, MentorProfile, Slot, build_cohort
+from trellis_matching.engine.factors import FACTORS
+from trellis_matching.engine.features import build_cohort
 from trellis_matching.engine.generate import generate_cohort
-from trellis_matching.engine.score import FACTORS, score_block
+from trellis_matching.engine.profiles import Goal, MenteeProfile, MentorProfile, Slot
+from trellis_matching.engine.score import score_block
 
 WINTER = date(2026, 1, 12)
 

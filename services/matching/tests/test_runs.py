@@ -7,13 +7,19 @@ checked the same way, pair by pair, from those scores.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from scipy.optimize import linear_sum_assignment
 
-from trellis_infra.pytest_plugin import bearer, eventually
+from trellis_infra.pytest_plugin import bearer, eventually, settings_for
+from trellis_matching.runs.service import execute, resume_pending_runs
+from trellis_matching.settings import MatchingSettings
+from trellis_shared.db import create_engine, create_sessionmaker
 
 RUN_TOPIC = "trellis.matching.matching_run"
 RUN_COMPLETED = "trellis.matching.matching_run.completed.v1"
@@ -269,3 +275,67 @@ async def test_bad_runs_are_refused_with_a_clear_problem(world):
     assert by_mentee.status_code in (403, 404)
     unknown = await world.matching.get(f"/matching/runs/{uuid.uuid4()}", headers=cohort.admin)
     assert unknown.status_code == 404
+
+
+async def _left_behind(world, cohort, status: str) -> uuid.UUID:
+    """A run row as a process that stopped mid-way leaves it (nothing executes it here)."""
+    run_id = uuid.uuid4()
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO run (id, organization_id, program_id, mode, dry_run, status, "
+                "progress, results, created_at) VALUES (:id, :org, :program, 'optimal', false, "
+                ":status, 0.1, '{}'::jsonb, now())"
+            ),
+            {"id": run_id, "org": cohort.org, "program": cohort.id, "status": status},
+        )
+    return run_id
+
+
+async def test_replicas_racing_for_one_run_execute_it_exactly_once(world, stack):
+    cohort = await world.cohort(mentors=3, mentees=6, capacities=[2], seed=21)
+    await world.synced(cohort)
+    run_id = await _left_behind(world, cohort, "queued")
+    settings = settings_for(stack, "matching", MatchingSettings)
+    engine = create_engine(settings)
+    try:
+        # Three executors at once, as three replicas' sweeps would be: one claims, two step aside.
+        await asyncio.gather(
+            *(execute(create_sessionmaker(engine, settings), run_id) for _ in range(3))
+        )
+    finally:
+        await engine.dispose()
+    run = (await world.matching.get(f"/matching/runs/{run_id}", headers=cohort.admin)).json()
+    assert run["status"] == "completed" and run["progress"] == 1.0
+    proposals = await _open_proposals(world, cohort)
+    assert len(proposals) == run["results"]["matched"] == run["results"]["proposals_created"] == 6
+    assert len({p["mentee_id"] for p in proposals}) == 6
+    completions = await eventually(
+        lambda: world.events(RUN_TOPIC, str(run_id)), until=len, timeout=10
+    )
+    assert len(completions) == 1
+
+
+async def test_a_run_left_running_by_a_stopped_process_is_resumed(world, stack):
+    cohort = await world.cohort(mentors=2, mentees=3, capacities=[2], seed=22)
+    await world.synced(cohort)
+    run_id = await _left_behind(world, cohort, "running")
+    settings = settings_for(stack, "matching", MatchingSettings)
+    engine = create_engine(settings)
+    sweep = asyncio.create_task(
+        resume_pending_runs(
+            SimpleNamespace(sessionmaker=create_sessionmaker(engine, settings)), every=0.2
+        )
+    )
+    try:
+        done = await eventually(
+            lambda: world.matching.get(f"/matching/runs/{run_id}", headers=cohort.admin),
+            until=lambda r: r.json()["status"] == "completed",
+            timeout=30,
+        )
+    finally:
+        sweep.cancel()
+        await asyncio.gather(sweep, return_exceptions=True)
+        await engine.dispose()
+    assert done.json()["results"]["matched"] == 3
+    assert len(await _open_proposals(world, cohort)) == 3

@@ -11,24 +11,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from trellis_matching.engine.features import (
-    Goal,
-    MenteeProfile,
-    MentorProfile,
-    Slot,
-    build_cohort,
+from trellis_matching.engine.breakdown import factor_block
+from trellis_matching.engine.factors import FACTORS, Constraints, Weights, style_fit
+from trellis_matching.engine.features import build_cohort
+from trellis_matching.engine.profiles import Goal, MenteeProfile, MentorProfile, Slot
+from trellis_matching.engine.score import score_block
+from trellis_matching.engine.vocabulary import (
     goal_terms,
     mentor_offers,
     normalize,
     preference_terms,
-)
-from trellis_matching.engine.score import (
-    FACTORS,
-    Constraints,
-    Weights,
-    factor_block,
-    score_block,
-    style_fit,
 )
 from trellis_shared.contracts.profiles import MatchingConstraints, MatchingWeights
 

@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from trellis_matching.engine.assignment import SCALE, scaled
+from trellis_matching.engine.baselines import solve_dense_exact, solve_greedy
 from trellis_matching.engine.candidates import Candidates, top_candidates
+from trellis_matching.engine.certificate import _certificate
 from trellis_matching.engine.features import build_cohort
 from trellis_matching.engine.generate import (
     CATEGORIES,
@@ -17,17 +20,9 @@ from trellis_matching.engine.generate import (
     generate_cohort,
     random_candidates,
 )
+from trellis_matching.engine.optimal import solve_optimal
 from trellis_matching.engine.score import score_block
-from trellis_matching.engine.solve import (
-    SCALE,
-    _certificate,
-    count_blocking_pairs,
-    scaled,
-    solve_dense_exact,
-    solve_greedy,
-    solve_optimal,
-    solve_stable,
-)
+from trellis_matching.engine.stable import count_blocking_pairs, solve_stable
 
 
 def candidates_from_dense(dense: np.ndarray, k: int) -> Candidates:

@@ -18,7 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from trellis_matching import pool
 from trellis_matching.engine.candidates import top_candidates
 from trellis_matching.engine.explain import explain
-from trellis_matching.engine.features import MenteeProfile, MentorProfile, build_cohort
+from trellis_matching.engine.features import build_cohort
+from trellis_matching.engine.profiles import MenteeProfile, MentorProfile
 from trellis_matching.models import EnrollmentView, PersonView
 from trellis_matching.proposals.models import Proposal
 from trellis_shared.contracts.profiles import MatchingSettings

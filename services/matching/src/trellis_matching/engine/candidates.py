@@ -30,15 +30,8 @@ from typing import Any
 import numpy as np
 
 from trellis_matching.engine.features import Cohort
-from trellis_matching.engine.score import (
-    TILE,
-    Prepared,
-    Tile,
-    Workspace,
-    mentee_block,
-    prepare,
-    score_tile,
-)
+from trellis_matching.engine.prepared import TILE, Prepared, Tile, prepare
+from trellis_matching.engine.score import Workspace, mentee_block, score_tile
 
 SAMPLE = 1024
 """Mentors scored first to set each row's threshold (when there are more than 2 * SAMPLE)."""

@@ -9,15 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trellis_matching.engine.features import LEVELS, Cohort, normalize, spoken_languages
-from trellis_matching.engine.score import (
-    FACTORS,
-    Constraints,
-    FactorBlock,
-    factor_block,
-    style_fit,
-    time_zone_distance,
-)
+from trellis_matching.engine.breakdown import FactorBlock, factor_block
+from trellis_matching.engine.factors import FACTORS, Constraints, style_fit, time_zone_distance
+from trellis_matching.engine.features import Cohort
+from trellis_matching.engine.vocabulary import LEVELS, normalize, spoken_languages
 
 LANGUAGE_NAMES = {
     "ar": "Arabic", "bn": "Bengali", "cs": "Czech", "da": "Danish", "de": "German",

@@ -13,7 +13,7 @@ import uuid
 import numpy as np
 
 from trellis_matching.engine.candidates import Candidates
-from trellis_matching.engine.features import Goal, MenteeProfile, MentorProfile, Slot
+from trellis_matching.engine.profiles import Goal, MenteeProfile, MentorProfile, Slot
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "engineering": (

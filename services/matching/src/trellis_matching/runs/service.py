@@ -1,7 +1,8 @@
 """Cohort runs: score the whole program, solve it (optimal or stable), report, propose.
 
-Runs are jobs: a run is recorded first, then executed in the background; a process that stops
-halfway leaves it queued/running and the next start resumes it. Re-running is harmless: mentees
+Runs are jobs: a run is recorded first, then executed in the background under a claim (an advisory
+lock), so among several replicas exactly one executes it; a process that stops halfway leaves it
+queued/running and a sweep in any replica resumes it. Re-running is harmless: mentees
 who already hold an open or accepted proposal are not matched again, and the open-pair index
 refuses a duplicate proposal.
 """
@@ -11,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_matching import pool, scoring
+from trellis_matching.engine.assignment import Assignment
 from trellis_matching.engine.candidates import top_candidates
 from trellis_matching.engine.explain import explain
-from trellis_matching.engine.solve import Assignment, solve_optimal, solve_stable
+from trellis_matching.engine.optimal import solve_optimal
+from trellis_matching.engine.stable import solve_stable
 from trellis_matching.events import publish
 from trellis_matching.proposals import service as proposals
 from trellis_matching.runs.models import Run, RunCreate
@@ -31,7 +36,10 @@ from trellis_shared.problems import Problem
 
 log = logging.getLogger("trellis.matching.runs")
 CANDIDATES_PER_MENTEE = 50
-_running: set[asyncio.Task] = set()
+RESUME_SECONDS = 30.0
+# Advisory-lock namespace of run claims (the outbox relay uses another).
+_CLAIM_NAMESPACE = 0x7275_6E73
+_running: dict[uuid.UUID, asyncio.Task] = {}
 
 
 async def create(
@@ -57,35 +65,79 @@ async def get(*, session: AsyncSession, organization_id: uuid.UUID, run_id: uuid
 
 
 def start_in_background(sessionmaker: Any, run_id: uuid.UUID) -> None:
+    """Execute the run in this process unless this process is already executing it."""
+    if run_id in _running:
+        return
     task = asyncio.create_task(execute(sessionmaker, run_id), name=f"matching-run-{run_id}")
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    _running[run_id] = task
+    task.add_done_callback(lambda _: _running.pop(run_id, None))
 
 
-async def resume_pending_runs(runtime: Any) -> None:
-    """Start again the runs an earlier process left queued or running."""
-    async with runtime.sessionmaker() as session:
-        pending = (
-            await session.exec(select(Run.id).where(col(Run.status).in_(("queued", "running"))))
-        ).all()
-    for run_id in pending:
-        start_in_background(runtime.sessionmaker, run_id)
+async def resume_pending_runs(runtime: Any, *, every: float = RESUME_SECONDS) -> None:
+    """Keep picking up the runs a stopped process left queued or running (any replica may)."""
+    while True:
+        try:
+            async with runtime.sessionmaker() as session:
+                pending = (
+                    await session.exec(
+                        select(Run.id).where(col(Run.status).in_(("queued", "running")))
+                    )
+                ).all()
+            for run_id in pending:
+                start_in_background(runtime.sessionmaker, run_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("looking for pending matching runs failed; retrying", exc_info=True)
+        await asyncio.sleep(every)
+
+
+async def _claim(session: AsyncSession, run_id: uuid.UUID) -> bool:
+    """Hold the run for this transaction; False when another process or task holds it.
+
+    A transaction-scoped advisory lock rather than a row lock: the run's row stays free for the
+    progress updates, and a process that dies mid-run releases the claim with its connection.
+    """
+    return bool(
+        await session.scalar(
+            sa.select(
+                sa.func.pg_try_advisory_xact_lock(_CLAIM_NAMESPACE, sa.func.hashtext(str(run_id)))
+            )
+        )
+    )
+
+
+async def _progress(sessionmaker: Any, run_id: uuid.UUID, progress: float, **values: Any) -> None:
+    """Record how far the run is, visible at once to GET /matching/runs/{id}."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            sa.update(Run).where(col(Run.id) == run_id).values(progress=progress, **values)
+        )
 
 
 async def execute(sessionmaker: Any, run_id: uuid.UUID) -> None:
-    """Run one matching job to completion (or record why it failed)."""
+    """Run one matching job to completion (or record why it failed).
+
+    The whole job is one transaction holding the run's claim: its proposals, the results and
+    the completion event commit together or not at all, so a run cut short leaves nothing
+    half-proposed and the next attempt starts clean.
+    """
     try:
         async with sessionmaker() as session, session.begin():
-            run = (await session.exec(select(Run).where(Run.id == run_id).with_for_update())).one()
-            if run.status not in ("queued", "running"):
+            if not await _claim(session, run_id):
                 return
-            run.status, run.started_at, run.progress = "running", datetime.now(UTC), 0.1
-            session.add(run)
-        async with sessionmaker() as session, session.begin():
-            run = (await session.exec(select(Run).where(Run.id == run_id).with_for_update())).one()
-            results = await _match(session, run)
+            run = await session.get(Run, run_id, populate_existing=True)
+            if run is None or run.status not in ("queued", "running"):
+                return
+            started = run.started_at or datetime.now(UTC)
+            await _progress(sessionmaker, run_id, 0.1, status="running", started_at=started)
+
+            async def step(progress: float) -> None:
+                await _progress(sessionmaker, run_id, progress)
+
+            results = await _match(session, run, step)
             run.results, run.status, run.progress = results, "completed", 1.0
-            run.finished_at = datetime.now(UTC)
+            run.started_at, run.finished_at = started, datetime.now(UTC)
             session.add(run)
             await publish(
                 session,
@@ -102,35 +154,44 @@ async def execute(sessionmaker: Any, run_id: uuid.UUID) -> None:
                 tenant=run.organization_id,
             )
     except asyncio.CancelledError:
-        raise  # the next start resumes it
+        raise  # the transaction rolls back; a later sweep (here or in a replica) resumes it
     except Exception as exc:
         log.exception("matching run %s failed", run_id)
-        async with sessionmaker() as session, session.begin():
-            run = (await session.exec(select(Run).where(Run.id == run_id))).one()
-            run.status, run.error, run.finished_at = (
-                "failed",
-                f"{type(exc).__name__}: {exc}",
-                datetime.now(UTC),
+        try:
+            await _progress(
+                sessionmaker,
+                run_id,
+                0.0,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                finished_at=datetime.now(UTC),
             )
-            session.add(run)
+        except Exception:  # the database itself is away: the run stays pending and is resumed
+            log.warning("could not record the failure of run %s", run_id, exc_info=True)
 
 
-async def _match(session: AsyncSession, run: Run) -> dict[str, Any]:
+async def _match(
+    session: AsyncSession, run: Run, step: Callable[[float], Awaitable[None]]
+) -> dict[str, Any]:
     loaded = await scoring.load_pool(
         session, run.organization_id, run.program_id, only_unmatched=True
     )
+    await step(0.2)
     weights, constraints = loaded.settings.weights, loaded.settings.constraints
     candidates = await asyncio.to_thread(
         top_candidates, loaded.cohort, weights, constraints, CANDIDATES_PER_MENTEE
     )
+    await step(0.5)
     optimal = await asyncio.to_thread(solve_optimal, candidates, loaded.free)
     chosen = (
         optimal
         if run.mode == "optimal"
         else await asyncio.to_thread(solve_stable, candidates, loaded.free)
     )
+    await step(0.7)
     results = _report(loaded, candidates, chosen, optimal)
     if not run.dry_run:
+        await step(0.8)
         results["proposals_created"] = await _propose(session, run, loaded, chosen, candidates)
     return results
 
