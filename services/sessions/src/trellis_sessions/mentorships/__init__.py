@@ -1,0 +1,1 @@
+"""Mentorships: created from accepted matches, their lifecycle, and who may see them."""

@@ -1,0 +1,5 @@
+"""Routes of the pulse area."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/sessions", tags=["pulse"])

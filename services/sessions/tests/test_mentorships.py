@@ -1,0 +1,212 @@
+"""Mentorships: started once per accepted match, seen only by their people, moved through their
+life by validated transitions, each announced as an event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from trellis_infra.pytest_plugin import eventually
+from trellis_shared.contracts import profiles as p
+from trellis_shared.contracts import sessions as s
+
+CLOSING = {"rating": 5, "goals_met": "fully", "would_recommend": True, "comments": "Great year"}
+
+
+async def test_an_accepted_match_starts_a_mentorship_with_the_programs_plan(world):
+    pair = await world.pair(cadence_days=7, meeting_minutes=30, score=0.81)
+    mentorship = pair.mentorship
+
+    assert mentorship["status"] == "active"
+    assert mentorship["program_id"] == str(pair.program_id)
+    assert (mentorship["mentor_id"], mentorship["mentee_id"]) == (
+        str(pair.mentor_id),
+        str(pair.mentee_id),
+    )
+    assert (mentorship["cadence_days"], mentorship["meeting_minutes"]) == (7, 30)
+    assert mentorship["match_score"] == 0.81
+    assert {(x["side"], x["full_name"], x["time_zone"]) for x in mentorship["participants"]} == {
+        ("mentor", "Maya Mentor", "America/New_York"),
+        ("mentee", "Theo Mentee", "Europe/London"),
+    }
+    [started] = await eventually(lambda: world.events(s.MentorshipStarted, pair.id))
+    assert started.type == "trellis.sessions.mentorship.started.v1"
+    assert started.tenant == pair.org
+    assert started.data.match_id == pair.match_id
+    assert started.data.match_score == 0.81
+    assert started.data.cadence_days == 7
+
+
+async def test_a_duplicated_match_accepted_starts_one_mentorship(world):
+    pair = await world.pair()
+    # The same match announced again (a producer retry gets a new event id): still one mentorship.
+    await world.accept(
+        pair.org, pair.program_id, pair.mentor_id, pair.mentee_id, match_id=pair.match_id
+    )
+    marker = await world.pair(org=pair.org, program_id=pair.program_id)  # sessions got past it
+
+    rows = await world.rows("SELECT id FROM mentorship WHERE match_id = :m", m=pair.match_id)
+    assert [str(r["id"]) for r in rows] == [pair.id]
+    assert marker.id != pair.id
+    assert len(await world.events(s.MentorshipStarted, pair.id)) == 1
+
+
+async def test_a_match_ahead_of_its_program_takes_the_platform_defaults(world):
+    org = uuid.uuid4()
+    unknown_program = uuid.uuid4()
+    pair = await world.pair(org=org, program_id=unknown_program)
+    assert (pair.mentorship["cadence_days"], pair.mentorship["meeting_minutes"]) == (14, 45)
+
+
+async def test_only_its_participants_and_org_admins_see_a_mentorship(world):
+    pair = await world.pair()
+    for headers in (pair.mentor, pair.mentee, pair.admin):
+        response = await world.sessions.get(pair.url, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"] == 'W/"1"'
+    for headers in (pair.stranger, pair.other_org_admin):
+        response = await world.sessions.get(pair.url, headers=headers)
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+    mine = await world.sessions.get("/sessions/mentorships", headers=pair.stranger)
+    assert mine.status_code == 200 and mine.json()["data"] == []
+    prying = await world.sessions.get(
+        "/sessions/mentorships", params={"person": str(pair.mentee_id)}, headers=pair.stranger
+    )
+    assert prying.status_code == 403
+    by_admin = await world.sessions.get(
+        "/sessions/mentorships", params={"person": str(pair.mentee_id)}, headers=pair.admin
+    )
+    assert [x["id"] for x in by_admin.json()["data"]] == [pair.id]
+    elsewhere = await world.sessions.get(
+        "/sessions/mentorships",
+        params={"person": str(pair.mentee_id)},
+        headers=pair.other_org_admin,
+    )
+    assert elsewhere.json()["data"] == []
+
+
+async def test_pause_resume_and_end_are_validated_and_announced(world):
+    pair = await world.pair()
+    resume_on = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+
+    paused = await world.sessions.post(
+        f"{pair.url}/pause",
+        json={"reason": "Parental leave", "resume_on": resume_on},
+        headers=pair.mentee,
+    )
+    assert paused.status_code == 200, paused.text
+    assert (paused.json()["status"], paused.json()["resume_on"]) == ("paused", resume_on)
+    again = await world.sessions.post(
+        f"{pair.url}/pause", json={"reason": "x"}, headers=pair.mentor
+    )
+    assert again.status_code == 409
+    assert "paused" in again.json()["detail"]
+
+    resumed = await world.sessions.post(f"{pair.url}/resume", headers=pair.mentor)
+    assert resumed.status_code == 200 and resumed.json()["status"] == "active"
+    ended = await world.sessions.post(
+        f"{pair.url}/end", json={"reason": "Changed jobs"}, headers=pair.admin
+    )
+    assert ended.status_code == 200
+    assert (ended.json()["status"], ended.json()["end_reason"]) == ("ended", "Changed jobs")
+    assert ended.json()["version"] == 4
+    late = await world.sessions.post(f"{pair.url}/complete", json=CLOSING, headers=pair.mentee)
+    assert late.status_code == 409
+
+    kinds = [
+        e.type.split(".")[3]
+        for e in await eventually(
+            lambda: world.events(s.MentorshipStarted, pair.id), until=lambda e: len(e) >= 4
+        )
+    ]
+    assert kinds == ["started", "paused", "resumed", "ended"]
+    [ended_event] = [
+        e for e in await world.events(s.MentorshipEnded, pair.id) if e.type.endswith("ended.v1")
+    ]
+    assert (ended_event.data.ended_by, ended_event.data.reason) == ("admin", "Changed jobs")
+
+
+async def test_bad_transitions_name_the_field(world):
+    pair = await world.pair()
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    for body, field in (
+        ({"reason": "x", "resume_on": yesterday}, "body.resume_on"),
+        ({"reason": ""}, "body.reason"),
+        ({"reason": "x" * 501}, "body.reason"),
+        ({"reason": "x", "status": "completed"}, "body.status"),
+    ):
+        response = await world.sessions.post(f"{pair.url}/pause", json=body, headers=pair.mentor)
+        assert response.status_code == 422, (body, response.text)
+        assert field in {e["field"] for e in response.json()["errors"]}, response.json()
+    bare = await world.sessions.post(f"{pair.url}/complete", headers=pair.mentee)
+    assert bare.status_code == 422
+    low = await world.sessions.post(
+        f"{pair.url}/complete", json=CLOSING | {"rating": 0}, headers=pair.mentee
+    )
+    assert low.status_code == 422
+    assert "body.rating" in {e["field"] for e in low.json()["errors"]}
+    stranger = await world.sessions.post(
+        f"{pair.url}/end", json={"reason": "x"}, headers=pair.stranger
+    )
+    assert stranger.status_code == 404
+
+
+async def test_completion_collects_each_sides_evaluation_once(world):
+    pair = await world.pair()
+    completed = await world.sessions.post(f"{pair.url}/complete", json=CLOSING, headers=pair.mentee)
+    assert completed.status_code == 200, completed.text
+    assert completed.json()["status"] == "completed"
+    assert completed.json()["completed_at"]
+
+    theirs = await world.sessions.post(
+        f"{pair.url}/complete",
+        json={"rating": 4, "goals_met": "partly", "would_recommend": True},
+        headers=pair.mentor,
+    )
+    assert theirs.status_code == 200
+    twice = await world.sessions.post(f"{pair.url}/complete", json=CLOSING, headers=pair.mentee)
+    assert twice.status_code == 409
+    by_admin = await world.sessions.post(f"{pair.url}/complete", headers=pair.admin)
+    assert by_admin.status_code == 409
+
+    own = await world.sessions.get(f"{pair.url}/evaluations", headers=pair.mentee)
+    assert [(e["side"], e["rating"]) for e in own.json()] == [("mentee", 5)]
+    both = await world.sessions.get(f"{pair.url}/evaluations", headers=pair.admin)
+    assert sorted(e["side"] for e in both.json()) == ["mentee", "mentor"]
+    events = await eventually(
+        lambda: world.events(s.MentorshipCompleted, pair.id), until=lambda e: len(e) >= 2
+    )
+    assert [e.type.split(".")[3] for e in events] == ["started", "completed"]
+    assert events[1].data.completed_by == "mentee"
+
+
+async def test_erasing_a_person_ends_their_mentorships_and_blanks_what_they_wrote(world):
+    pair = await world.pair()
+    other = await world.pair(org=pair.org, program_id=pair.program_id)
+    done = await world.sessions.post(f"{other.url}/complete", json=CLOSING, headers=other.mentee)
+    assert done.status_code == 200
+
+    for erased_pair in (pair, other):
+        await world.publish(
+            p.PersonErased(person_id=erased_pair.mentee_id, erased_at=datetime.now(UTC)),
+            org=pair.org,
+            source="trellis/profiles",
+        )
+    ended = await eventually(
+        lambda: world.sessions.get(pair.url, headers=pair.admin),
+        until=lambda r: r.json()["status"] == "ended",
+    )
+    mentee = next(x for x in ended.json()["participants"] if x["side"] == "mentee")
+    assert mentee["full_name"] == "Erased person"
+    assert ended.json()["end_reason"]
+    evaluations = await eventually(
+        lambda: world.sessions.get(f"{other.url}/evaluations", headers=other.admin),
+        until=lambda r: r.json()[0]["comments"] is None,
+    )
+    assert evaluations.json()[0]["rating"] == 5  # the numbers stay for the program's report
+    # A completed mentorship stays completed.
+    assert (await world.sessions.get(other.url, headers=other.admin)).json()[
+        "status"
+    ] == "completed"
