@@ -1,4 +1,5 @@
-"""Find the right people, as users do it through the gateway: profiles → matching → profiles."""
+"""Find the right people, as users do it through the gateway: profiles → matching → profiles and
+sessions (the accepted match becomes a connection and a mentorship)."""
 
 import uuid
 
@@ -17,12 +18,18 @@ async def _person(gateway, admin, name, **fields):
     return response.json()
 
 
-async def test_a_cohort_run_proposes_and_an_accepted_match_connects_the_pair(gateway):
+async def test_a_cohort_run_proposes_and_an_accepted_match_connects_and_starts_a_mentorship(
+    gateway,
+):
     org = uuid.uuid4()
     admin = bearer(org=org, roles=["org_admin"])
     program = await gateway.post(
         "/profiles/programs",
-        json={"name": "Engineering mentoring", "matching": {"approval": "two_sided"}},
+        json={
+            "name": "Engineering mentoring",
+            "meeting_cadence_days": 7,
+            "matching": {"approval": "two_sided"},
+        },
         headers=admin,
     )
     assert program.status_code == 201, program.text
@@ -101,3 +108,18 @@ async def test_a_cohort_run_proposes_and_an_accepted_match_connects_the_pair(gat
 
     [connection] = await eventually(connections, until=bool, timeout=60)
     assert mentor["id"] in str(connection)
+
+    async def mentorships():
+        response = await gateway.get(
+            "/sessions/mentorships", headers=bearer(org=org, roles=["member"], sub=mentor["id"])
+        )
+        return response.json()["data"]
+
+    [mentorship] = await eventually(mentorships, until=bool, timeout=60)
+    assert (mentorship["mentor_id"], mentorship["mentee_id"]) == (mentor["id"], mentee["id"])
+    assert mentorship["match_id"] == proposal["id"]
+    assert mentorship["match_score"] == proposal["score"]
+    assert mentorship["status"] == "active"
+    assert mentorship["cadence_days"] == 7
+    names = {p["side"]: p["full_name"] for p in mentorship["participants"]}
+    assert names == {"mentor": "Ada Mentor", "mentee": "Ben Mentee"}
