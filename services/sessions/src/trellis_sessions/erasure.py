@@ -15,6 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from trellis_sessions import directory
 from trellis_sessions.mentorships import service as mentorships
 from trellis_sessions.mentorships.models import Evaluation
+from trellis_sessions.plan import erasure as plan
+from trellis_sessions.pulse import erasure as pulse
 
 
 async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid.UUID) -> None:
@@ -25,3 +27,5 @@ async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid
         .where(Evaluation.organization_id == tenant, Evaluation.author_id == person_id)
         .values(comments=None)
     )
+    await plan.erase_person(session, tenant, person_id)
+    await pulse.erase_person(session, tenant, person_id)
