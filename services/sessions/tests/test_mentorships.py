@@ -210,3 +210,29 @@ async def test_erasing_a_person_ends_their_mentorships_and_blanks_what_they_wrot
     assert (await world.sessions.get(other.url, headers=other.admin)).json()[
         "status"
     ] == "completed"
+
+
+async def test_ending_a_mentorship_cancels_the_meetings_still_ahead(world):
+    pair = await world.pair()
+    start = (datetime.now(UTC) + timedelta(days=20)).replace(tzinfo=None, microsecond=0)
+    scheduled = await world.sessions.post(
+        f"{pair.url}/meetings",
+        json={"start": start.isoformat(), "time_zone": "UTC", "duration_minutes": 30},
+        headers=pair.mentor,
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    meeting_id = scheduled.json()["id"]
+
+    ended = await world.sessions.post(
+        f"{pair.url}/end", json={"reason": "Moved abroad"}, headers=pair.mentee
+    )
+    assert ended.status_code == 200
+
+    meeting = await world.sessions.get(f"/sessions/meetings/{meeting_id}", headers=pair.mentor)
+    assert meeting.json()["status"] == "cancelled"
+    events = await eventually(
+        lambda: world.events(s.MeetingCancelled, meeting_id),
+        until=lambda e: any(x.type.endswith("cancelled.v1") for x in e),
+    )
+    [cancelled] = [e for e in events if e.type.endswith("cancelled.v1")]
+    assert cancelled.data.cancelled_by == "system"

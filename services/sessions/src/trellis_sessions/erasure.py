@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_sessions import directory
+from trellis_sessions.meetings import erasure as meetings
 from trellis_sessions.mentorships import service as mentorships
 from trellis_sessions.mentorships.models import Evaluation
 from trellis_sessions.plan import erasure as plan
@@ -27,5 +28,6 @@ async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid
         .where(Evaluation.organization_id == tenant, Evaluation.author_id == person_id)
         .values(comments=None)
     )
+    await meetings.erase_person(session, tenant, person_id)
     await plan.erase_person(session, tenant, person_id)
     await pulse.erase_person(session, tenant, person_id)

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_sessions import directory
 from trellis_sessions.events import identity, publish
+from trellis_sessions.meetings.service import cancel_upcoming
 from trellis_sessions.mentorships.access import require_status, side_of
 from trellis_sessions.mentorships.models import (
     Closing,
@@ -227,6 +228,9 @@ async def complete(
     now = datetime.now(UTC)
     mentorship.status, mentorship.completed_at = "completed", now
     _changed(mentorship, session)
+    await cancel_upcoming(
+        session=session, mentorship=mentorship, reason="The mentorship is complete"
+    )
     await publish(
         session,
         contracts.MentorshipCompleted(**identity(mentorship), completed_by=actor, completed_at=now),
@@ -243,6 +247,7 @@ async def end(
     now = datetime.now(UTC)
     mentorship.status, mentorship.ended_at, mentorship.end_reason = "ended", now, data.reason
     _changed(mentorship, session)
+    await cancel_upcoming(session=session, mentorship=mentorship, reason="The mentorship ended")
     await publish(
         session,
         contracts.MentorshipEnded(
