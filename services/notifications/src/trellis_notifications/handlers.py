@@ -1,28 +1,43 @@
-"""Every Kafka subscription of notifications, each mapped to a service call."""
+"""Every Kafka subscription of notifications: each event updates the directory where it is a
+profiles fact, then goes through the catalog (the messages it deserves)."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Awaitable, Callable
 
-from trellis_notifications import service
-from trellis_shared.contracts.profiles import PersonRegistered
-from trellis_shared.events import Event
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from trellis_notifications import directory, erasure
+from trellis_notifications.catalog import RULES
+from trellis_notifications.dispatch import dispatch
+from trellis_shared.contracts import profiles as p
+from trellis_shared.events import Event, contract_for
 from trellis_shared.inbox import Subscriptions
 
 subscriptions = Subscriptions()
 
+# Facts notifications keeps about people and programs, applied before the event's messages.
+_BEFORE: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
+    p.PersonRegistered.event_type: lambda s, e: directory.record_person(s, e.tenant, e.data),
+    p.PersonUpdated.event_type: lambda s, e: directory.record_person(s, e.tenant, e.data),
+    p.ProgramCreated.event_type: lambda s, e: directory.record_program(s, e.tenant, e.data),
+    p.ProgramUpdated.event_type: lambda s, e: directory.record_program(s, e.tenant, e.data),
+}
+# And after them: an erased person's confirmation is queued first, then everything else goes.
+_AFTER: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
+    p.PersonErased.event_type: lambda s, e: erasure.erase_person(s, e.tenant, e.data.person_id),
+}
 
-@subscriptions.on(PersonRegistered)
-async def welcome(session: AsyncSession, event: Event[PersonRegistered]) -> None:
-    person = event.data
-    first_name = person.full_name.split()[0]
-    await service.add_inbox_item(
-        session=session,
-        organization_id=event.tenant,
-        person_id=person.person_id,
-        source_event_id=event.id,
-        kind="welcome",
-        title=f"Welcome to Trellis, {first_name}",
-        body=("Your profile is ready. Add your skills and goals so we can find the right people."),
-        link=f"/profiles/people/{person.person_id}",
-    )
+
+async def handle(session: AsyncSession, event: Event) -> None:
+    if (before := _BEFORE.get(event.type)) is not None:
+        await before(session, event)
+    await dispatch(session, event)
+    if (after := _AFTER.get(event.type)) is not None:
+        await after(session, event)
+
+
+for _type in sorted(set(RULES) | set(_BEFORE) | set(_AFTER)):
+    _contract = contract_for(_type)
+    assert _contract is not None, _type
+    subscriptions.on(_contract)(handle)

@@ -5,38 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_notifications.models import InboxItem
 from trellis_shared.pagination import keyset_page
 from trellis_shared.problems import Problem
-
-
-async def add_inbox_item(
-    *,
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    person_id: uuid.UUID,
-    source_event_id: uuid.UUID,
-    kind: str,
-    title: str,
-    body: str,
-    link: str | None = None,
-) -> None:
-    """Store an in-app notification (once per person and source event)."""
-    session.add(
-        InboxItem(
-            organization_id=organization_id,
-            person_id=person_id,
-            source_event_id=source_event_id,
-            kind=kind,
-            title=title,
-            body=body,
-            link=link,
-        )
-    )
-    await session.flush()
 
 
 async def list_inbox(
@@ -81,3 +56,41 @@ async def mark_read(
         item.read_at = datetime.now(UTC)
         session.add(item)
     return item
+
+
+async def mark_all_read(
+    *, session: AsyncSession, organization_id: uuid.UUID, person_id: uuid.UUID
+) -> int:
+    """Mark every unread item of the person read; how many there were."""
+    result = await session.execute(
+        sa.update(InboxItem)
+        .where(
+            InboxItem.organization_id == organization_id,
+            InboxItem.person_id == person_id,
+            col(InboxItem.read_at).is_(None),
+        )
+        .values(read_at=datetime.now(UTC))
+    )
+    return result.rowcount or 0
+
+
+async def inbox_since(
+    *,
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    person_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID],
+    limit: int = 100,
+) -> list[InboxItem]:
+    """The person's items created after `after` (created_at, id), oldest first."""
+    query = (
+        select(InboxItem)
+        .where(
+            InboxItem.organization_id == organization_id,
+            InboxItem.person_id == person_id,
+            sa.tuple_(InboxItem.created_at, InboxItem.id) > sa.tuple_(*after),
+        )
+        .order_by(col(InboxItem.created_at), col(InboxItem.id))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
