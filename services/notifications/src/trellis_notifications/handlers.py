@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import trellis_shared.contracts  # noqa: F401  (registers every contract)
 from trellis_notifications import directory, erasure
 from trellis_notifications.catalog import RULES
 from trellis_notifications.dispatch import dispatch
 from trellis_shared.contracts import profiles as p
-from trellis_shared.events import Event, contract_for
+from trellis_shared.events import Event, registered_contracts
 from trellis_shared.inbox import Subscriptions
 
 subscriptions = Subscriptions()
@@ -37,7 +38,9 @@ async def handle(session: AsyncSession, event: Event) -> None:
         await after(session, event)
 
 
-for _type in sorted(set(RULES) | set(_BEFORE) | set(_AFTER)):
-    _contract = contract_for(_type)
-    assert _contract is not None, _type
-    subscriptions.on(_contract)(handle)
+# Every other service's events: those in the catalog become messages, and partners may
+# subscribe to any of them by webhook.
+for _type, _contract in sorted(registered_contracts().items()):
+    if not _type.startswith("trellis.notifications."):
+        subscriptions.on(_contract)(handle)
+assert set(RULES) | set(_BEFORE) | set(_AFTER) <= set(subscriptions.handlers)
