@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Figure, interleaved, report, wrk
 from matching_bench import bench_matching
+from sessions_bench import bench_sessions
 
 from trellis_infra import proc
 from trellis_infra.kafka import KAFKA_VERSION
@@ -39,7 +40,7 @@ def bench_stack() -> Stack:
     base = int(os.environ.get("TRELLIS_BENCH_SERVICE_PORT_BASE", 58000))
     return Stack(
         StackConfig(
-            name="bench",
+            name=os.environ.get("TRELLIS_BENCH_STACK_NAME", "bench"),
             pg_port=int(os.environ.get("TRELLIS_BENCH_PG_PORT", 54433)),
             kafka_port=int(os.environ.get("TRELLIS_BENCH_KAFKA_PORT", 59092)),
             controller_port=int(os.environ.get("TRELLIS_BENCH_KAFKA_CONTROLLER_PORT", 59093)),
@@ -307,9 +308,12 @@ BENCHMARKS = {
     "write": bench_write,
     "import": bench_import,
     "matching": bench_matching,
+    "sessions": bench_sessions,
 }
 # Benchmarks that need the platform running; the others are pure computations.
 NEEDS_STACK = {"read", "write", "import"}
+# Benchmarks that need Postgres (and migrate their own service) but no service running.
+NEEDS_INFRA = {"sessions"}
 
 
 def main() -> None:
@@ -325,10 +329,13 @@ def main() -> None:
     figures: list[Figure] = []
     selected = args.only.split(",")
     with_stack = bool(NEEDS_STACK.intersection(selected))
+    with_infra = with_stack or bool(NEEDS_INFRA.intersection(selected))
     try:
         if with_stack:
             stack.up(services=("profiles",), gateway=False)
             baseline.start()
+        elif with_infra:
+            stack.start_infra()
         for name in selected:
             print(f"running {name} ...", file=sys.stderr)
             try:
@@ -338,8 +345,8 @@ def main() -> None:
     finally:
         if with_stack:
             baseline.stop()
-            if not args.keep:
-                stack.down()
+        if with_infra and not args.keep:
+            stack.down()
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
     text = report(figures, {"kafka": KAFKA_VERSION, "postgres": pg}, REPO_ROOT / "bench-results")
     print(text)

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from trellis_sessions.events import PRODUCES
 from trellis_sessions.handlers import subscriptions
 from trellis_sessions.health.api import router as health_router
+from trellis_sessions.health.sweep import watch_health
 from trellis_sessions.meetings.api import router as meetings_router
 from trellis_sessions.mentorships.api import router as mentorships_router
 from trellis_sessions.mentorships.jobs import resume_paused
@@ -22,7 +23,7 @@ def create_app(settings: SessionsSettings | None = None) -> FastAPI:
             routers=[mentorships_router, plan_router, meetings_router, pulse_router, health_router],
             produces=PRODUCES,
             subscriptions=subscriptions,
-            background=[resume_paused],
+            background=[resume_paused, watch_health],
             description="Mentorships: agreements, goals, meetings, check-ins, feedback and health.",
         )
     )

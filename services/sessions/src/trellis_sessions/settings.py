@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from trellis_shared.settings import ServiceSettings
@@ -10,3 +11,7 @@ class SessionsSettings(ServiceSettings):
     port: int = 8003
     db_schema: str = "sessions"
     database_url: str = "postgresql+asyncpg://sessions:sessions-dev@127.0.0.1:5433/trellis"
+
+    # The health watch: how often each replica sweeps, and how many mentorships per transaction.
+    health_sweep_seconds: float = Field(default=600.0, gt=0)
+    health_batch_size: int = Field(default=1000, ge=1, le=10_000)
