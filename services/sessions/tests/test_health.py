@@ -248,3 +248,20 @@ async def test_completed_and_ended_mentorships_say_so(world):
     health = (await world.sessions.get(f"{pair.url}/health", headers=pair.admin)).json()
     assert (health["status"], health["score"], health["at_risk"]) == ("ended", None, False)
     assert "ended" in health["note"]
+
+
+async def test_a_resumed_mentorship_gets_a_new_mentorships_grace(world):
+    pair = await drifting(world)
+    before = await world.sessions.get(f"{pair.url}/health", headers=pair.admin)
+    assert before.json()["at_risk"] is True or before.json()["score"] < 50
+
+    paused = await world.sessions.post(
+        f"{pair.url}/pause", json={"reason": "Exam season"}, headers=pair.mentee
+    )
+    assert paused.status_code == 200
+    resumed = await world.sessions.post(f"{pair.url}/resume", headers=pair.mentee)
+    assert resumed.status_code == 200
+
+    after = await world.sessions.get(f"{pair.url}/health", headers=pair.admin)
+    assert after.json()["score"] >= 50, after.json()
+    assert after.json()["score"] > before.json()["score"]

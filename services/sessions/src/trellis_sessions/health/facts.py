@@ -69,12 +69,18 @@ GROUP BY b.id
 """)
 
 
+def _since(mentorship: Any) -> datetime:
+    resumed = getattr(mentorship, "resumed_at", None)
+    return max(mentorship.started_at, resumed) if resumed else mentorship.started_at
+
+
 async def load(session: AsyncSession, mentorships: Sequence[Any], now: datetime) -> Facts:
     """The facts of `mentorships` (objects or rows with id, organization_id, cadence_days and
     started_at) as of `now`, in their order."""
     n = len(mentorships)
     cadence = np.array([max(m.cadence_days, 1) for m in mentorships], np.float64)
-    age = np.array([(now - m.started_at).total_seconds() / 86400.0 for m in mentorships])
+    # A resumed mentorship gets the same grace as a new one: its clock restarts at the resume.
+    age = np.array([(now - _since(m)).total_seconds() / 86400.0 for m in mentorships])
     facts = Facts(
         cadence_days=cadence,
         age_days=np.maximum(age, 0.0),

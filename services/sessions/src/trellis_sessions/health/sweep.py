@@ -36,7 +36,7 @@ HYSTERESIS = 5  # points above the threshold a flagged mentorship must reach to 
 
 _CLAIM = sa.text("""
 SELECT id, organization_id, program_id, mentor_id, mentee_id, cadence_days, started_at,
-       at_risk_since
+       resumed_at, at_risk_since
 FROM mentorship
 WHERE status = 'active' AND id > :after
   AND (health_checked_at IS NULL OR health_checked_at < :cutoff)

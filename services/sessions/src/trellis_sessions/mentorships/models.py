@@ -41,6 +41,7 @@ class Mentorship(SessionsTable, table=True):
     end_reason: str | None = None
     started_at: datetime = timestamp()
     paused_at: datetime | None = optional_timestamp()
+    resumed_at: datetime | None = optional_timestamp()
     completed_at: datetime | None = optional_timestamp()
     ended_at: datetime | None = optional_timestamp()
     # Written by the health sweep: the last score and since when the mentorship is at risk.

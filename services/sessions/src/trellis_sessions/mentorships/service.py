@@ -171,7 +171,7 @@ async def resume(*, session: AsyncSession, mentorship: Mentorship, actor: str) -
     """Take a paused mentorship up again; its cadence counts from now."""
     require_status(mentorship, "paused", doing="resume")
     now = datetime.now(UTC)
-    mentorship.status, mentorship.paused_at = "active", None
+    mentorship.status, mentorship.paused_at, mentorship.resumed_at = "active", None, now
     mentorship.pause_reason, mentorship.resume_on = None, None
     _changed(mentorship, session)
     await publish(
