@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Figure, interleaved, report, wrk
 from matching_bench import bench_matching
+from meetings_bench import bench_meetings
 from sessions_bench import bench_sessions
 
 from trellis_infra import proc
@@ -303,15 +304,23 @@ def bench_import(
     ]
 
 
+def _bench_meetings(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
+    asyncio.run(_prepare_raw_table(stack))
+    return bench_meetings(
+        stack, baseline, seconds, admin_headers=admin_headers, write_lua=_WRITE_LUA
+    )
+
+
 BENCHMARKS = {
     "read": bench_read,
     "write": bench_write,
     "import": bench_import,
     "matching": bench_matching,
     "sessions": bench_sessions,
+    "meetings": lambda stack, baseline, seconds: _bench_meetings(stack, baseline, seconds),
 }
 # Benchmarks that need the platform running; the others are pure computations.
-NEEDS_STACK = {"read", "write", "import"}
+NEEDS_STACK = {"read", "write", "import", "meetings"}
 # Benchmarks that need Postgres (and migrate their own service) but no service running.
 NEEDS_INFRA = {"sessions"}
 
@@ -332,7 +341,8 @@ def main() -> None:
     with_infra = with_stack or bool(NEEDS_INFRA.intersection(selected))
     try:
         if with_stack:
-            stack.up(services=("profiles",), gateway=False)
+            services = ("profiles", "sessions") if "meetings" in selected else ("profiles",)
+            stack.up(services=services, gateway=False)
             baseline.start()
         elif with_infra:
             stack.start_infra()
