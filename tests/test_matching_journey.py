@@ -1,7 +1,9 @@
 """Find the right people, as users do it through the gateway: profiles → matching → profiles and
-sessions (the accepted match becomes a connection and a mentorship)."""
+sessions (the accepted match becomes a connection and a mentorship) → the first meeting, with
+every step announced in the people's inboxes."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from trellis_infra.pytest_plugin import bearer, eventually
 
@@ -123,3 +125,34 @@ async def test_a_cohort_run_proposes_and_an_accepted_match_connects_and_starts_a
     assert mentorship["cadence_days"] == 7
     names = {p["side"]: p["full_name"] for p in mentorship["participants"]}
     assert names == {"mentor": "Ada Mentor", "mentee": "Ben Mentee"}
+
+    # The plan: the mentee books the first meeting in their own zone; both are told, in theirs.
+    mentee_headers = bearer(org=org, roles=["member"], sub=mentee["id"])
+    start = (datetime.now(UTC) + timedelta(days=7)).replace(hour=15, minute=0, second=0)
+    booked = await gateway.post(
+        f"/sessions/mentorships/{mentorship['id']}/meetings",
+        json={
+            "start": start.replace(tzinfo=None).isoformat(),
+            "time_zone": "UTC",
+            "duration_minutes": 45,
+            "mode": "video",
+            "location": "https://meet.example.org/ada-ben",
+            "agenda": "Goals for the first month",
+        },
+        headers=mentee_headers,
+    )
+    assert booked.status_code == 201, booked.text
+    meeting = booked.json()
+    invite = await gateway.get(f"/sessions/meetings/{meeting['id']}.ics", headers=mentee_headers)
+    assert invite.status_code == 200
+    assert invite.headers["content-type"].startswith("text/calendar")
+    assert f"UID:{meeting['id']}@trellis" in invite.text
+
+    async def mentor_inbox():
+        response = await gateway.get(
+            "/notifications/inbox", headers=bearer(org=org, roles=["member"], sub=mentor["id"])
+        )
+        return [item["kind"] for item in response.json()["data"]]
+
+    kinds = await eventually(mentor_inbox, until=lambda k: "meeting_scheduled" in k, timeout=60)
+    assert {"welcome", "match_proposed", "match_accepted", "mentorship_started"} <= set(kinds)
