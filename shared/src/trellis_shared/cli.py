@@ -18,6 +18,8 @@ from trellis_shared.settings import DEV_JWT_SECRET
 app = typer.Typer(help="Trellis operator commands.", no_args_is_help=True)
 dlq = typer.Typer(help="Inspect and replay dead-lettered events.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
+schemas_app = typer.Typer(help="Event schemas: snapshots and compatibility.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
 
 Bootstrap = Annotated[
     str, typer.Option(envvar="TRELLIS_KAFKA_BOOTSTRAP", help="Kafka bootstrap servers")
@@ -116,3 +118,26 @@ for _entry_point in entry_points(group="trellis.cli"):
 
 if __name__ == "__main__":
     app()
+
+
+@schemas_app.command("check")
+def schemas_check() -> None:
+    """Compare every event contract with its snapshot; exit 1 on a breaking change."""
+    from trellis_shared import schemas
+
+    problems = schemas.check()
+    for event_type, found in sorted(problems.items()):
+        for problem in found:
+            typer.echo(f"{event_type}: {problem}")
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("every event schema is snapshotted and compatible")
+
+
+@schemas_app.command("snapshot")
+def schemas_snapshot() -> None:
+    """Record new event types and compatible changes (a breaking change needs a new version)."""
+    from trellis_shared import schemas
+
+    for event_type in schemas.write_snapshots():
+        typer.echo(f"wrote {schemas.snapshot_path(event_type)}")
