@@ -19,10 +19,11 @@ help:
 
 bootstrap: $(STAMP)
 
-$(STAMP): pyproject.toml uv.lock shared/pyproject.toml infra/pyproject.toml services/*/pyproject.toml
+$(STAMP): pyproject.toml uv.lock shared/pyproject.toml infra/pyproject.toml services/*/pyproject.toml infra/asyncapi/package-lock.json
 	@bash infra/bootstrap.sh
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
 	$(UV) sync --frozen --all-packages
+	npm ci --prefix infra/asyncapi --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 up: $(STAMP)

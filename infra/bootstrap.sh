@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the local stack needs (Debian 12, as root):
-# PostgreSQL 15 server binaries, nginx, Java 17 and Maven (Kafka's jars come through Maven).
+# PostgreSQL 15 server binaries, nginx, Java 17 and Maven (Kafka's jars come through Maven), and
+# Node.js with npm (the AsyncAPI parser that checks the partner contract).
 # Idempotent: when everything is present it only checks, in well under a second.
 set -euo pipefail
 
@@ -19,6 +20,13 @@ if ! have java; then
 fi
 if ! have mvn; then
     missing+=(maven)
+fi
+# Node runs the official AsyncAPI parser that validates the partner contract in the tests.
+if ! have node; then
+    missing+=(nodejs)
+fi
+if ! have npm; then
+    missing+=(npm)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -95,3 +95,20 @@ async def test_a_stopped_service_is_a_502_problem_and_comes_back(gateway, platfo
     finally:
         platform.start_service("sessions")
     assert (await gateway.get("/sessions/openapi.json")).status_code == 200
+
+
+async def test_the_gateway_serves_the_partner_contract_next_to_the_openapi_documents(gateway):
+    import yaml
+
+    from trellis_shared import asyncapi
+
+    served = await gateway.get("/asyncapi.yaml")
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("application/yaml")
+    assert yaml.safe_load(served.text) == yaml.safe_load(asyncapi.as_yaml(asyncapi.document()))
+    as_json = await gateway.get("/asyncapi.json")
+    assert as_json.json()["asyncapi"] == "3.0.0"
+    for service in ("profiles", "matching", "sessions", "notifications"):
+        openapi = await gateway.get(f"/{service}/openapi.json")
+        assert openapi.status_code == 200, service
+        assert openapi.json()["info"]["title"]

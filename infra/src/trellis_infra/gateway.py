@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,10 @@ class Gateway:
     @property
     def config_file(self) -> Path:
         return self.state_dir / "nginx.conf"
+
+    @property
+    def public_dir(self) -> Path:
+        return self.state_dir / "public"
 
     @property
     def pid_file(self) -> Path:
@@ -99,6 +104,18 @@ class Gateway:
                     f"            proxy_send_timeout 1h;\n"
                     f"        }}\n"
                 )
+        # The partner contract, next to the services' OpenAPI documents (written at start).
+        for name, media in (
+            ("asyncapi.yaml", "application/yaml"),
+            ("asyncapi.json", "application/json"),
+        ):
+            location_blocks.append(
+                f"        location = /{name} {{\n"
+                f"            default_type {media};\n"
+                f"            add_header X-Request-ID $trellis_request_id always;\n"
+                f"            alias {(self.public_dir / name).resolve()};\n"
+                f"        }}\n"
+            )
         values = {
             "state_dir": str(self.state_dir.resolve()),
             "port": str(int(self.port)),
@@ -117,6 +134,15 @@ class Gateway:
         config_id = hashlib.sha256(_fill(text, values).encode()).hexdigest()[:12]
         return _fill(text, {**values, "config_id": config_id}), config_id
 
+    def write_documents(self) -> None:
+        """The AsyncAPI document of every event, generated from the contracts in shared/."""
+        from trellis_shared import asyncapi
+
+        self.public_dir.mkdir(parents=True, exist_ok=True)
+        doc = asyncapi.document()
+        (self.public_dir / "asyncapi.yaml").write_text(asyncapi.as_yaml(doc))
+        (self.public_dir / "asyncapi.json").write_text(json.dumps(doc, indent=2) + "\n")
+
     def start(self) -> None:
         with proc.locked(self.state_dir / ".start.lock"):
             self._start()
@@ -126,6 +152,7 @@ class Gateway:
         if not Path(nginx).exists():
             raise RuntimeError("nginx not found; run infra/bootstrap.sh")
         (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        self.write_documents()
         text, config_id = self.render()
         self.config_file.write_text(text)
         base = [
