@@ -112,3 +112,43 @@ async def test_the_gateway_serves_the_partner_contract_next_to_the_openapi_docum
         openapi = await gateway.get(f"/{service}/openapi.json")
         assert openapi.status_code == 200, service
         assert openapi.json()["info"]["title"]
+
+
+async def test_one_registration_is_one_trace_across_profiles_matching_and_notifications(
+    gateway, platform
+):
+    """The trace a person can look at without Docker: `trellis trace <id>` from local span files."""
+    import secrets
+
+    from typer.testing import CliRunner
+
+    from trellis_shared import tracefile
+    from trellis_shared.cli import app
+
+    trace_id = secrets.token_hex(16)
+    org = uuid.uuid4()
+    response = await gateway.post(
+        "/profiles/people",
+        json={"full_name": "Dorothy Vaughan", "email": f"dv.{uuid.uuid4().hex[:8]}@example.org"},
+        headers=bearer(org=org, roles=["org_admin"])
+        | {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+    )
+    assert response.status_code == 201, response.text
+    traces = platform.config.state_dir / "traces"
+
+    def services_seen():
+        spans = tracefile.read_spans(sorted(traces.glob("*.jsonl")), trace_id)
+        return {s.service.removeprefix("trellis-") for s in spans}
+
+    async def probe():
+        return services_seen()
+
+    # Each process exports its spans in batches every few seconds.
+    seen = await eventually(
+        probe, until=lambda s: {"profiles", "matching", "notifications"} <= s, timeout=60
+    )
+    assert {"profiles", "matching", "notifications"} <= seen
+    shown = CliRunner().invoke(app, ["trace", trace_id, "--dir", str(traces)])
+    assert shown.exit_code == 0, shown.output
+    assert "POST /profiles/people" in shown.output
+    assert "trellis.profiles.person" in shown.output

@@ -68,7 +68,10 @@ def asyncpg_dsn(database_url: str) -> str:
 def create_service_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     setup_telemetry(
-        settings.service_name, otlp_endpoint=settings.otlp_endpoint, log_level=settings.log_level
+        settings.service_name,
+        otlp_endpoint=settings.otlp_endpoint,
+        log_level=settings.log_level,
+        trace_file=settings.trace_file,
     )
 
     @asynccontextmanager

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -141,3 +142,35 @@ def schemas_snapshot() -> None:
 
     for event_type in schemas.write_snapshots():
         typer.echo(f"wrote {schemas.snapshot_path(event_type)}")
+
+
+@app.command()
+def trace(
+    trace_id: Annotated[
+        str | None, typer.Argument(help="A trace id; omit to list recent traces")
+    ] = None,
+    directory: Annotated[
+        Path, typer.Option("--dir", envvar="TRELLIS_TRACE_DIR", help="Where services write spans")
+    ] = Path(".trellis/up/traces"),
+    limit: Annotated[int, typer.Option(help="How many recent traces to list")] = 20,
+) -> None:
+    """Draw a trace as a waterfall across services, from the spans the services wrote locally."""
+    from trellis_shared import tracefile
+
+    files = sorted(directory.glob("*.jsonl"))
+    if not files:
+        raise typer.BadParameter(f"no span files in {directory} (is the stack up?)")
+    if trace_id is None:
+        for t in tracefile.summaries(tracefile.read_spans(files), limit):
+            typer.echo(
+                f"{t['trace_id']}  {t['ms']:>9.1f} ms  {t['spans']:>4} spans  "
+                f"{','.join(t['services']):<40} {t['root']}"
+            )
+        return
+    spans = tracefile.read_spans(files, trace_id)
+    if not spans:
+        raise typer.BadParameter(f"no spans of trace {trace_id} in {directory}")
+    services = sorted({s.service.removeprefix("trellis-") for s in spans})
+    typer.echo(f"trace {trace_id}: {len(spans)} spans across {', '.join(services)}")
+    for line in tracefile.waterfall(spans):
+        typer.echo(line)

@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str | None = None
 
     otlp_endpoint: str | None = None
+    # Spans as JSON lines in a local file (no collector needed); `trellis trace` renders them.
+    trace_file: str | None = None
     log_level: str = "INFO"
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -20,7 +20,11 @@ _configured = False
 
 
 def setup_telemetry(
-    service_name: str, *, otlp_endpoint: str | None, log_level: str = "INFO"
+    service_name: str,
+    *,
+    otlp_endpoint: str | None,
+    log_level: str = "INFO",
+    trace_file: str | None = None,
 ) -> None:
     """Install tracer and meter providers once per process (tests may install their own first)."""
     global _configured
@@ -51,6 +55,10 @@ def setup_telemetry(
                 OTLPMetricExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/metrics")
             )
         )
+    if trace_file:
+        from trellis_shared.tracefile import JsonLinesSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file)))
     trace.set_tracer_provider(provider)
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
