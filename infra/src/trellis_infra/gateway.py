@@ -1,8 +1,13 @@
 """The API gateway: nginx routing /<service>/... to the services, with request ids,
-per-client rate limits and problem+json errors (see infra/gateway/nginx.conf.template)."""
+per-client rate limits and problem+json errors (see infra/gateway/nginx.conf.template).
+
+`python -m trellis_infra.gateway OUT` renders the configuration for containers (the gateway image
+of docker-compose.yml, infra/k8s/gateway/nginx.conf) from the same template and routes.
+"""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import http.client
 import json
@@ -26,14 +31,36 @@ LARGE_BODY_PATHS = {"profiles": {"/profiles/imports": "20m"}}
 # Below uvicorn's 5 s keep-alive, so nginx never reuses a connection the service is closing.
 _UPSTREAM_KEEPALIVE_TIMEOUT = "4s"
 
+# In a container: nginx writes only below the state folder (an emptyDir in Kubernetes, so the root
+# file system stays read-only) and serves the documents baked into the gateway image.
+CONTAINER_STATE_DIR = Path("/tmp/trellis-gateway")
+CONTAINER_DOCUMENTS_DIR = Path("/usr/share/trellis-gateway")
+CONTAINER_SERVICE_PORT = 8000
+
 
 @dataclass
 class Gateway:
     state_dir: Path
     port: int = 8080
-    upstreams: dict[str, int] = field(default_factory=dict)
+    # Service name -> a local port, or "host:port" (a container's or Kubernetes Service's name).
+    upstreams: dict[str, int | str] = field(default_factory=dict)
     rate_per_second: int = 50
     body_limit: str = "1m"
+    # Containers: listen on every interface, log to stdout/stderr, no `user` directive (the
+    # image runs nginx unprivileged), paths taken as they are inside the container.
+    containers: bool = False
+    documents_dir: Path | None = None
+
+    @classmethod
+    def for_containers(cls, services: tuple[str, ...], *, port: int = 8080) -> Gateway:
+        """The gateway of docker-compose.yml and infra/k8s: each service by its DNS name."""
+        return cls(
+            state_dir=CONTAINER_STATE_DIR,
+            port=port,
+            upstreams={s: f"{s}:{CONTAINER_SERVICE_PORT}" for s in services},
+            containers=True,
+            documents_dir=CONTAINER_DOCUMENTS_DIR,
+        )
 
     @property
     def config_file(self) -> Path:
@@ -41,7 +68,7 @@ class Gateway:
 
     @property
     def public_dir(self) -> Path:
-        return self.state_dir / "public"
+        return self.documents_dir or self.state_dir / "public"
 
     @property
     def pid_file(self) -> Path:
@@ -73,7 +100,7 @@ class Gateway:
         for name, up_port in sorted(self.upstreams.items()):
             upstream_blocks.append(
                 f"    upstream trellis_{name} {{\n"
-                f"        server 127.0.0.1:{int(up_port)} max_fails=0;\n"
+                f"        server {_address(up_port)} max_fails=0;\n"
                 f"        keepalive 64;\n"
                 f"        keepalive_timeout {_UPSTREAM_KEEPALIVE_TIMEOUT};\n"
                 f"    }}\n"
@@ -113,19 +140,24 @@ class Gateway:
                 f"        location = /{name} {{\n"
                 f"            default_type {media};\n"
                 f"            add_header X-Request-ID $trellis_request_id always;\n"
-                f"            alias {(self.public_dir / name).resolve()};\n"
+                f"            alias {self._path(self.public_dir / name)};\n"
                 f"        }}\n"
             )
+        state_dir = self._path(self.state_dir)
         values = {
-            "state_dir": str(self.state_dir.resolve()),
-            "port": str(int(self.port)),
+            "state_dir": state_dir,
+            "listen": f"{'0.0.0.0' if self.containers else '127.0.0.1'}:{int(self.port)}",
+            "error_log": "stderr" if self.containers else f"{state_dir}/error.log",
+            "access_log": "/dev/stdout" if self.containers else f"{state_dir}/access.log",
             "rate_per_second": str(int(self.rate_per_second)),
             "body_limit": self.body_limit,
             "upstreams": "\n".join(upstream_blocks),
             "locations": "\n".join(location_blocks),
-            # Workers must write temp files in the root-owned state folder; the gateway
-            # listens on 127.0.0.1 only, for local development and tests.
-            "user_directive": "user root root;" if os.geteuid() == 0 else "",
+            # Workers must write temp files in the root-owned state folder; the local gateway
+            # listens on 127.0.0.1 only, for development and tests.
+            "user_directive": "user root root;"
+            if os.geteuid() == 0 and not self.containers
+            else "",
             "config_id": "",
         }
         if not re.fullmatch(r"\d+[kKmMgG]?", self.body_limit):
@@ -134,14 +166,19 @@ class Gateway:
         config_id = hashlib.sha256(_fill(text, values).encode()).hexdigest()[:12]
         return _fill(text, {**values, "config_id": config_id}), config_id
 
-    def write_documents(self) -> None:
+    def _path(self, path: Path) -> str:
+        # Container paths need not exist here; local ones are made absolute for nginx.
+        return str(path if self.containers else path.resolve())
+
+    def write_documents(self, folder: Path | None = None) -> None:
         """The AsyncAPI document of every event, generated from the contracts in shared/."""
         from trellis_shared import asyncapi
 
-        self.public_dir.mkdir(parents=True, exist_ok=True)
+        folder = folder or self.public_dir
+        folder.mkdir(parents=True, exist_ok=True)
         doc = asyncapi.document()
-        (self.public_dir / "asyncapi.yaml").write_text(asyncapi.as_yaml(doc))
-        (self.public_dir / "asyncapi.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (folder / "asyncapi.yaml").write_text(asyncapi.as_yaml(doc))
+        (folder / "asyncapi.json").write_text(json.dumps(doc, indent=2) + "\n")
 
     def start(self) -> None:
         with proc.locked(self.state_dir / ".start.lock"):
@@ -215,8 +252,37 @@ class Gateway:
             time.sleep(0.05)
 
 
+def _address(upstream: int | str) -> str:
+    if isinstance(upstream, int):
+        return f"127.0.0.1:{upstream}"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*:\d{1,5}", upstream):
+        raise ValueError(f"bad upstream address {upstream!r}")
+    return upstream
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
     def sub(m: re.Match[str]) -> str:
         return values[m.group(1)]
 
     return re.sub(r"\{\{(\w+)\}\}", sub, template)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from trellis_infra.stack import SERVICES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m trellis_infra.gateway",
+        description="Render the gateway for containers: OUT/nginx.conf and OUT/public/asyncapi.*",
+    )
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--config-only", action="store_true", help="only nginx.conf")
+    args = parser.parse_args(argv)
+    gateway = Gateway.for_containers(SERVICES)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "nginx.conf").write_text(gateway.render()[0])
+    if not args.config_only:
+        gateway.write_documents(args.out / "public")
+
+
+if __name__ == "__main__":
+    main()
