@@ -104,3 +104,12 @@ def test_malformed_messages_are_named_as_such(mutate, reason):
     headers, value = mutate(_headers(message), message.value)
     with pytest.raises(MalformedEvent, match=reason):
         from_kafka(headers, None, value)
+
+
+def test_a_contract_may_not_shadow_the_attributes_that_route_it():
+    class Shadowing(EventContract):
+        thing_id: uuid.UUID
+        event_type: str  # would replace the registered type: the event would go astray
+
+    with pytest.raises(ValueError, match="event_type"):
+        event("trellis.tests.thing.happened.v1", subject="thing_id")(Shadowing)

@@ -55,6 +55,9 @@ def event(event_type: str, *, subject: str) -> Callable[[type[C]], type[C]]:
     def register(cls: type[C]) -> type[C]:
         if subject not in cls.model_fields:
             raise ValueError(f"{cls.__name__} has no field {subject!r} to use as subject")
+        # Fields with these names would shadow the class attributes that route the event.
+        if reserved := {"event_type", "subject_field"} & set(cls.model_fields):
+            raise ValueError(f"{cls.__name__} may not have fields named {sorted(reserved)}")
         existing = _REGISTRY.get(event_type)
         if existing is not None and existing is not cls:
             raise ValueError(f"{event_type} is registered twice")
