@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import Figure, interleaved, report, wrk
 from matching_bench import bench_matching
 from meetings_bench import bench_meetings
+from reminders_bench import bench_reminders
 from sessions_bench import bench_sessions
+from webhooks_bench import bench_webhooks
 
 from trellis_infra import proc
 from trellis_infra.kafka import KAFKA_VERSION
@@ -318,11 +320,13 @@ BENCHMARKS = {
     "matching": bench_matching,
     "sessions": bench_sessions,
     "meetings": lambda stack, baseline, seconds: _bench_meetings(stack, baseline, seconds),
+    "reminders": bench_reminders,
+    "webhooks": bench_webhooks,
 }
 # Benchmarks that need the platform running; the others are pure computations.
 NEEDS_STACK = {"read", "write", "import", "meetings"}
 # Benchmarks that need Postgres (and migrate their own service) but no service running.
-NEEDS_INFRA = {"sessions"}
+NEEDS_INFRA = {"sessions", "reminders", "webhooks"}
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ def status(stack: Annotated[str, typer.Option(help="up | test")] = "up") -> None
         "kafka": s.kafka.running(),
         **{name: s.service_running(name) for name in SERVICES},
         "gateway": s.gateway.running(),
+        "mail sink": s.mailsink.running(),
     }
     for name, running in parts.items():
         typer.echo(f"{name:<14} {'running' if running else 'stopped'}")

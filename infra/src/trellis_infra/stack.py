@@ -19,6 +19,7 @@ import httpx
 from trellis_infra import proc
 from trellis_infra.gateway import Gateway
 from trellis_infra.kafka import Kafka
+from trellis_infra.mailsink import MailSink
 from trellis_infra.postgres import Postgres
 
 SERVICES = ("profiles", "matching", "sessions", "notifications")
@@ -46,6 +47,11 @@ class StackConfig:
     external_kafka: str | None = None
     environment: str = "development"
     extra_service_env: dict[str, str] = field(default_factory=dict)
+    # Requests per second per client at the gateway (tests use a low one, so a test can reach it).
+    gateway_rate: int = 50
+    # Where notifications sends email; `make up` runs a sink there that files what arrives.
+    smtp_port: int = 1025
+    mail_sink: bool = False
 
     @property
     def state_dir(self) -> Path:
@@ -65,6 +71,8 @@ class StackConfig:
             controller_port=_env_int("TRELLIS_KAFKA_CONTROLLER_PORT", 9093),
             gateway_port=_env_int("TRELLIS_GATEWAY_PORT", 8080),
             service_ports={s: base + i + 1 for i, s in enumerate(SERVICES)},
+            smtp_port=_env_int("TRELLIS_SMTP_PORT", 1025),
+            mail_sink=True,
         )
 
     @classmethod
@@ -80,6 +88,9 @@ class StackConfig:
             service_ports={s: base + i + 1 for i, s in enumerate(SERVICES)},
             database="trellis_test",
             environment="test",
+            gateway_rate=10,
+            # Never a running `make up`'s sink; tests that read mail start their own server.
+            smtp_port=base + 25,
             external_admin_dsn=os.environ.get("TRELLIS_DATABASE_URL"),
             external_kafka=os.environ.get("TRELLIS_KAFKA_BOOTSTRAP"),
         )
@@ -104,6 +115,13 @@ class Stack:
             state_dir=state / "gateway",
             port=config.gateway_port,
             upstreams=dict(config.service_ports),
+            rate_per_second=config.gateway_rate,
+        )
+        self.mailsink = MailSink(
+            folder=state / "mail",
+            pid_file=state / "run" / "mailsink.pid",
+            log_file=state / "logs" / "mailsink.log",
+            port=config.smtp_port,
         )
 
     # -- where things are -------------------------------------------------------------------
@@ -136,14 +154,19 @@ class Stack:
 
     def service_settings(self, service: str) -> dict[str, str]:
         """The settings a service needs to join this stack (field name -> value)."""
-        return {
+        settings = {
             "environment": self.config.environment,
             "host": "127.0.0.1",
             "port": str(self.config.service_ports[service]),
             "database_url": self.service_database_url(service),
             "db_schema": service,
             "kafka_bootstrap": self.kafka_bootstrap,
+            # Spans as JSON lines for `trellis trace` (no collector on a bare machine).
+            "trace_file": str(self.config.state_dir / "traces" / f"{service}.jsonl"),
         }
+        if service == "notifications":
+            settings["smtp_port"] = str(self.config.smtp_port)
+        return settings
 
     def service_env(self, service: str) -> dict[str, str]:
         prefix = service.upper()
@@ -244,6 +267,8 @@ class Stack:
 
     def up(self, *, services: tuple[str, ...] = SERVICES, gateway: bool = True) -> None:
         self.start_infra()
+        if self.config.mail_sink:
+            self.mailsink.start()
         for service in services:
             self.migrate(service)
         for service in services:
@@ -258,6 +283,8 @@ class Stack:
             self.gateway.stop()
         for service in SERVICES:
             self.stop_service(service)
+        if self.mailsink.running():
+            self.mailsink.stop()
         if not self.config.external_kafka:
             self.kafka.stop()
         if not self.config.external_admin_dsn:
@@ -281,6 +308,10 @@ class Stack:
             ),
             ("kafka", self.kafka_bootstrap, "KRaft, single node"),
         ]
+        if self.config.mail_sink:
+            rows.append(
+                ("mail", f"smtp://127.0.0.1:{self.config.smtp_port}", f"{self.mailsink.index}")
+            )
         width = max(len(r[0]) for r in rows)
         lines = [f"  {name:<{width}}  {where:<28}  {note}" for name, where, note in rows]
         lines.append(f"  logs: {self.config.state_dir}/logs  (make logs)")

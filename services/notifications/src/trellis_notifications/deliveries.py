@@ -45,6 +45,9 @@ class EmailDelivery(NotificationsTable, table=True):
     status: str = "queued"
     delayed_for: str | None = Field(default=None, description="quiet_hours, when it waits")
     due_at: datetime = timestamp()
+    # The first due time (set by the email worker when it claims the row; due_at then moves with
+    # leases and retries), so a message sent late can say how late.
+    planned_at: datetime | None = optional_timestamp()
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = optional_timestamp()

@@ -53,8 +53,10 @@ async def context_for(
     recipient: Recipient,
     people: dict[uuid.UUID, directory.PersonView],
     link: str | None,
+    programs: dict[uuid.UUID, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything a template may use; JSON only, since emails are rendered when sent."""
+    """Everything a template may use; JSON only, since emails are rendered when sent.
+    `programs` (names by id), when the caller already has them, saves a query per message."""
     person = people.get(recipient.person_id)
     zone = person.time_zone if person is not None else "UTC"
     other = people.get(recipient.other_id) if recipient.other_id else None
@@ -66,7 +68,11 @@ async def context_for(
         | _person(person, "there"),
         "other": {"id": str(recipient.other_id) if recipient.other_id else None}
         | _person(other, "your match"),
-        "program": await directory.program_name(session, tenant, program_id)
+        "program": (
+            programs.get(program_id, "your program")
+            if programs is not None
+            else await directory.program_name(session, tenant, program_id)
+        )
         if program_id
         else None,
         "time_zone": zone,
@@ -126,13 +132,15 @@ async def queue_email(
     context: dict[str, Any],
     prefs: preferences.Effective,
     now: datetime,
+    digest: bool = False,
 ) -> None:
-    """Queue the email, timed by the person's quiet hours and digest choice (not for critical)."""
+    """Queue the email, timed by the person's quiet hours and digest choice (not for critical);
+    `digest` puts it in the next daily digest whatever the person chose."""
     zone = person.time_zone if person is not None else "UTC"
     status, due, delayed_for = "queued", now, None
     if not critical and category != "reminders":
         # A reminder is about a time: it goes out on time or not at all, never in a digest.
-        if prefs.digest == "daily":
+        if prefs.digest == "daily" or digest:
             status, due = "digest", prefs.next_digest(now, zone)
         elif (quiet_end := prefs.quiet_until(now, zone)) is not None:
             due, delayed_for = quiet_end, "quiet_hours"
@@ -171,8 +179,10 @@ async def notify(
     link: str | None = None,
     critical: bool = False,
     extra: dict[str, Any] | None = None,
+    digest: bool = False,
 ) -> None:
-    """Send one message to one person on the channels their preferences allow."""
+    """Send one message to one person on the channels their preferences allow (`digest`: by
+    email only in their daily digest, e.g. program admins' summaries)."""
     ids = [recipient.person_id] + ([recipient.other_id] if recipient.other_id else [])
     people = await directory.people(session, tenant, ids)
     person = people.get(recipient.person_id)
@@ -205,6 +215,7 @@ async def notify(
             context=context,
             prefs=prefs,
             now=datetime.now(UTC),
+            digest=digest,
         )
 
 

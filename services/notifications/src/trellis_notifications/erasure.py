@@ -9,8 +9,9 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trellis_notifications import directory
+from trellis_notifications import directory, reminders
 from trellis_notifications.deliveries import EmailDelivery
+from trellis_notifications.email import admins
 from trellis_notifications.models import InboxItem
 from trellis_notifications.preferences.models import Preference
 
@@ -30,4 +31,6 @@ async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid
             sa.or_(EmailDelivery.critical.is_(False), EmailDelivery.status != "queued"),
         )
     )
+    await reminders.erase_person(session, tenant, person_id)
+    await admins.erase_person(session, tenant, person_id)
     await directory.erase_person(session, tenant, person_id)

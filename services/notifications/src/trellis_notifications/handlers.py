@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import trellis_shared.contracts  # noqa: F401  (registers every contract)
-from trellis_notifications import directory, erasure
+from trellis_notifications import directory, erasure, reminders, webhooks
 from trellis_notifications.catalog import RULES
 from trellis_notifications.dispatch import dispatch
+from trellis_notifications.email import admins
 from trellis_shared.contracts import profiles as p
+from trellis_shared.contracts.sessions import MentorshipAtRisk
 from trellis_shared.events import Event, registered_contracts
 from trellis_shared.inbox import Subscriptions
 
@@ -27,6 +29,8 @@ _BEFORE: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
 # And after them: an erased person's confirmation is queued first, then everything else goes.
 _AFTER: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
     p.PersonErased.event_type: lambda s, e: erasure.erase_person(s, e.tenant, e.data.person_id),
+    # Program admins who opted in hear about it too (who they are is a database fact).
+    MentorshipAtRisk.event_type: admins.notify_admins,
 }
 
 
@@ -34,6 +38,8 @@ async def handle(session: AsyncSession, event: Event) -> None:
     if (before := _BEFORE.get(event.type)) is not None:
         await before(session, event)
     await dispatch(session, event)
+    await reminders.track(session, event)
+    await webhooks.fan_out(session, event)
     if (after := _AFTER.get(event.type)) is not None:
         await after(session, event)
 

@@ -3,6 +3,7 @@ an HTML part. A locale without its own file falls back to English."""
 
 from __future__ import annotations
 
+import html as html_lib
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -52,8 +53,10 @@ def render(template: str, locale: str, context: dict[str, Any]) -> Rendered:
         language = FALLBACK_LOCALE
     source = env.get_template(f"{language}/{template}.j2")
     ctx = source.new_context(dict(context))
-    subject = " ".join("".join(source.blocks["subject"](ctx)).split())
-    text = "".join(source.blocks["text"](ctx)).strip()
+    # Autoescaping is for the HTML part: the subject and the text part are plain text, so a name
+    # like O'Brien must not reach them as O&#39;Brien.
+    subject = html_lib.unescape(" ".join("".join(source.blocks["subject"](ctx)).split()))
+    text = html_lib.unescape("".join(source.blocks["text"](ctx)).strip())
     content = "".join(source.blocks["html"](ctx)).strip()
     layout = env.get_template(f"{language}/_layout.html.j2")
     html = layout.render(dict(context) | {"subject": subject, "content": content})
