@@ -16,7 +16,7 @@ from trellis_infra.pytest_plugin import bearer, eventually
 from trellis_shared import tracefile
 from trellis_shared.cli import app as cli
 from trellis_shared.contracts import profiles as p
-from trellis_shared.events import from_kafka, registered_contracts
+from trellis_shared.events import MalformedEvent, from_kafka, registered_contracts
 from trellis_shared.kafka import read_topic
 
 ZONE = "America/New_York"  # observes DST, so a weekly series must keep its wall time
@@ -111,7 +111,10 @@ async def _tenant_events(stack, org):
     found = {}
     for topic in topics:
         for record in await read_topic(stack.kafka_bootstrap, topic):
-            event = from_kafka(record.headers, record.key, record.value)
+            try:
+                event = from_kafka(record.headers, record.key, record.value)
+            except MalformedEvent:
+                continue  # other tests' poison messages share the topics in a full run
             if event.tenant == org:
                 found[str(event.id)] = event.type
     return found
