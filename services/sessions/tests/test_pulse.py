@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,10 +27,9 @@ async def give(world, pair, headers, **body):
 
 
 async def meeting(world, pair, *, status: str) -> uuid.UUID:
-    """A meeting of the pair as the meetings area stores it (its table, written directly)."""
+    """A meeting of the pair as the meetings area stores it: written directly, because a meeting
+    two days ago (one feedback can be about) cannot be scheduled through the API."""
     async with world.engine.begin() as conn:
-        if await conn.scalar(sa.text("SELECT to_regclass('meeting')")) is None:
-            pytest.skip("the meetings area's table (revision 0004) is not in this tree yet")
         meeting_id = uuid.uuid4()
         starts_at = datetime.now(UTC) - timedelta(days=2)
         await conn.execute(
