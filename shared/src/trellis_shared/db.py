@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -99,3 +101,20 @@ async def _request_session(request: Request) -> AsyncIterator[SQLModelAsyncSessi
 
 SessionDep = Annotated[SQLModelAsyncSession, Depends(_request_session)]
 """A database session for one request, bound to the service's schema."""
+
+
+async def upsert_if_newer(session: AsyncSession, table: sa.Table, values: dict[str, Any]) -> None:
+    """Insert the row, or overwrite it only when `values["version"]` is newer than the stored one.
+
+    The write of a projection (a service's copy of another's entity) from events: a replayed or
+    late event never overwrites a newer state. `table` needs `id`, `version` and `updated_at`.
+    """
+    statement = insert(table).values(**values)
+    changed = {k: statement.excluded[k] for k in values if k != "id"} | {
+        "updated_at": sa.func.now()
+    }
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"], set_=changed, where=table.c.version < statement.excluded.version
+        )
+    )

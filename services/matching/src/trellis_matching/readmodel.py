@@ -7,36 +7,23 @@ overwrites a newer state.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_matching.models import EnrollmentView, PersonView, ProgramView
 from trellis_matching.proposals import service as proposals
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.db import upsert_if_newer
 
 _PERSON_PRIVATE = {"email", "person_id", "registered_at", "updated_at", "full_name", "version"}
-
-
-async def _upsert(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
-    statement = insert(table).values(**values)
-    changed = {k: statement.excluded[k] for k in values if k != "id"} | {
-        "updated_at": sa.func.now()
-    }
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_=changed, where=table.c.version < statement.excluded.version
-        )
-    )
 
 
 async def record_program(
     session: AsyncSession, tenant: uuid.UUID, data: contracts.ProgramCreated
 ) -> None:
     """Store a program's matching settings (created or updated)."""
-    await _upsert(
+    await upsert_if_newer(
         session,
         ProgramView.__table__,
         {
@@ -54,7 +41,7 @@ async def record_person(
 ) -> None:
     """Store the attributes matching scores on (registered or updated); no email is kept."""
     profile = data.model_dump(mode="json", exclude=_PERSON_PRIVATE)
-    await _upsert(
+    await upsert_if_newer(
         session,
         PersonView.__table__,
         {
@@ -85,7 +72,7 @@ async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid
 async def record_enrollment(
     session: AsyncSession, tenant: uuid.UUID, data: contracts.EnrollmentCreated
 ) -> None:
-    await _upsert(
+    await upsert_if_newer(
         session,
         EnrollmentView.__table__,
         {

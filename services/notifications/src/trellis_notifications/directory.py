@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_notifications.models import NotificationsTable, timestamp
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.db import upsert_if_newer
 
 _NEVER_AGAIN = 2**31 - 1
 
@@ -44,22 +45,10 @@ class ProgramView(NotificationsTable, table=True):
     updated_at: datetime = timestamp()
 
 
-async def _upsert(session: AsyncSession, table: sa.Table, values: dict) -> None:
-    statement = insert(table).values(**values)
-    changed = {k: statement.excluded[k] for k in values if k != "id"} | {
-        "updated_at": sa.func.now()
-    }
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_=changed, where=table.c.version < statement.excluded.version
-        )
-    )
-
-
 async def record_person(
     session: AsyncSession, tenant: uuid.UUID, data: contracts.PersonRegistered
 ) -> None:
-    await _upsert(
+    await upsert_if_newer(
         session,
         PersonView.__table__,
         {
@@ -77,7 +66,7 @@ async def record_person(
 async def record_program(
     session: AsyncSession, tenant: uuid.UUID, data: contracts.ProgramCreated
 ) -> None:
-    await _upsert(
+    await upsert_if_newer(
         session,
         ProgramView.__table__,
         {

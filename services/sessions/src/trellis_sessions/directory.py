@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -19,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_sessions.models import SessionsTable, timestamp
 from trellis_shared.contracts import profiles as contracts
+from trellis_shared.db import upsert_if_newer
 
 ERASED_NAME = "Erased person"
 
@@ -60,23 +60,11 @@ class ProgramDefaults:
     health_threshold: int = 50
 
 
-async def _upsert(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
-    statement = insert(table).values(**values)
-    changed = {k: statement.excluded[k] for k in values if k != "id"} | {
-        "updated_at": sa.func.now()
-    }
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_=changed, where=table.c.version < statement.excluded.version
-        )
-    )
-
-
 async def record_program(
     session: AsyncSession, tenant: uuid.UUID, data: contracts.ProgramCreated
 ) -> None:
     """Store a program's mentorship defaults (created or updated)."""
-    await _upsert(
+    await upsert_if_newer(
         session,
         ProgramView.__table__,
         {
@@ -95,7 +83,7 @@ async def record_person(
     session: AsyncSession, tenant: uuid.UUID, data: contracts.PersonRegistered
 ) -> None:
     """Store a person's name, time zone and locale (registered or updated)."""
-    await _upsert(
+    await upsert_if_newer(
         session,
         PersonView.__table__,
         {
