@@ -161,3 +161,53 @@ async def eventually(
         await asyncio.sleep(interval)
         result = await probe()
     return result
+
+
+async def caught_up(app: Any, *, timeout: float = 300.0) -> None:
+    """Wait until a started app's consumer has processed what its topics held when called.
+
+    The test stack is shared by every module of a run, so a service's consumer group starts on
+    everything earlier modules published (matching's runs, profiles' imports). Its first test
+    should assert behaviour, not race that backlog. Offsets are committed per record, so the
+    group is caught up when its committed offsets reach the end offsets taken on entry.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from trellis_shared.kafka import ensure_topics, partitions_of
+
+    settings = app.state.settings
+    topics = app.state.runtime.spec.subscriptions.topics
+    bootstrap = settings.kafka_bootstrap
+    await ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
+    partitions = [
+        TopicPartition(topic, p) for topic in topics for p in await partitions_of(bootstrap, topic)
+    ]
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await probe.start()
+    try:
+        ends = await probe.end_offsets(partitions)
+        starts = await probe.beginning_offsets(partitions)
+    finally:
+        await probe.stop()
+    wanted = {tp: end for tp, end in ends.items() if end > starts[tp]}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+
+        async def behind() -> dict[str, int]:
+            committed = await admin.list_consumer_group_offsets(
+                f"trellis-{settings.service_name}", partitions=list(wanted)
+            )
+            lag: dict[str, int] = {}
+            for tp, end in wanted.items():
+                done = committed.get(tp)
+                reached = done.offset if done is not None and done.offset >= 0 else starts[tp]
+                missing = end - reached
+                if missing > 0:
+                    lag[f"{tp.topic}/{tp.partition}"] = missing
+            return lag
+
+        await eventually(behind, until=lambda lag: not lag, timeout=timeout, interval=0.5)
+    finally:
+        await admin.close()

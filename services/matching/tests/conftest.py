@@ -18,7 +18,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from trellis_infra.pytest_plugin import bearer, eventually, running_app, settings_for
+from trellis_infra.pytest_plugin import (
+    bearer,
+    caught_up,
+    eventually,
+    running_app,
+    settings_for,
+)
 from trellis_matching.main import create_app as create_matching
 from trellis_matching.settings import MatchingSettings
 from trellis_profiles.main import create_app as create_profiles
@@ -337,10 +343,12 @@ class World:
 @pytest.fixture(scope="module")
 async def services(stack) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """Profiles and matching running in-process (relays and consumers included) for a module."""
+    matching_app = create_matching(settings_for(stack, "matching", MatchingSettings))
     async with (
         running_app(create_profiles(settings_for(stack, "profiles", ProfilesSettings))) as profiles,
-        running_app(create_matching(settings_for(stack, "matching", MatchingSettings))) as matching,
+        running_app(matching_app) as matching,
     ):
+        await caught_up(matching_app)
         yield profiles, matching
 
 

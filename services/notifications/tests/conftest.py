@@ -18,7 +18,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from trellis_infra.pytest_plugin import bearer, eventually, settings_for
+from trellis_infra.pytest_plugin import bearer, caught_up, eventually, settings_for
 from trellis_notifications.main import create_app
 from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.contracts import profiles as p
@@ -114,6 +114,7 @@ async def served(stack) -> AsyncIterator[str]:
             task.result()
         await asyncio.sleep(0.05)
     try:
+        await caught_up(app)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

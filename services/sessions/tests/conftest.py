@@ -20,7 +20,13 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from trellis_infra.pytest_plugin import bearer, eventually, running_app, settings_for
+from trellis_infra.pytest_plugin import (
+    bearer,
+    caught_up,
+    eventually,
+    running_app,
+    settings_for,
+)
 from trellis_sessions.main import create_app
 from trellis_sessions.settings import SessionsSettings
 from trellis_shared.contracts import matching as m
@@ -214,8 +220,10 @@ class World:
 @pytest.fixture(scope="module")
 async def sessions_app(stack) -> AsyncIterator[httpx.AsyncClient]:
     """Sessions running in-process (relay and consumers included) for a module."""
-    async with running_app(create_app(settings_for(stack, "sessions", SessionsSettings))) as app:
-        yield app
+    app = create_app(settings_for(stack, "sessions", SessionsSettings))
+    async with running_app(app) as client:
+        await caught_up(app)
+        yield client
 
 
 @pytest.fixture(scope="module")
