@@ -339,3 +339,66 @@ async def test_a_run_left_running_by_a_stopped_process_is_resumed(world, stack):
         await engine.dispose()
     assert done.json()["results"]["matched"] == 3
     assert len(await _open_proposals(world, cohort)) == 3
+
+
+async def test_a_run_never_takes_a_place_filled_while_it_was_solving(world, stack):
+    """The run's pool is read before solving; a manual proposal made in the meantime wins: the
+    run skips the mentor it filled and the mentee it matched, proposes the rest, and emits one
+    event per proposal."""
+    from trellis_matching import scoring
+    from trellis_matching.engine.assignment import Assignment
+    from trellis_matching.runs.models import Run
+    from trellis_matching.runs.propose import propose_all
+
+    cohort = await world.cohort(mentors=2, mentees=3, capacities=[1], seed=23)
+    await world.synced(cohort)
+    settings = settings_for(stack, "matching", MatchingSettings)
+    engine = create_engine(settings)
+    try:
+        sessionmaker = create_sessionmaker(engine, settings)
+        async with sessionmaker() as session, session.begin():
+            loaded = await scoring.load_pool(
+                session, cohort.org, uuid.UUID(cohort.id), only_unmatched=True
+            )
+        mentee_ids = [str(p.id) for _, p in loaded.mentees]
+        mentor_ids = [str(p.id) for _, p in loaded.mentors]
+        taken = await world.matching.post(
+            f"/matching/programs/{cohort.id}/proposals",
+            json={"mentee": mentee_ids[0], "mentor": mentor_ids[0]},
+            headers=cohort.admin,
+        )
+        assert taken.status_code == 201, taken.text
+        # What the solver decided on the stale pool: mentee 0 -> mentor 1 (the mentee is now
+        # matched), mentee 1 -> mentor 0 (now full), mentee 2 -> mentor 1 (still free).
+        chosen = Assignment(
+            mentor_of=np.array([1, 0, 1], np.int32),
+            objective=0.0,
+            method="optimal",
+            status="OPTIMAL",
+        )
+        run = Run(
+            organization_id=cohort.org,
+            program_id=uuid.UUID(cohort.id),
+            mode="optimal",
+            dry_run=False,
+        )
+        async with sessionmaker() as session, session.begin():
+            session.add(run)
+            await session.flush()
+            created = await propose_all(session, run, loaded, chosen, np.array([0.5, 0.5, 0.5]))
+    finally:
+        await engine.dispose()
+    assert created == 1
+    proposals = await _open_proposals(world, cohort)
+    by_mentor = {}
+    for p in proposals:
+        by_mentor.setdefault(p["mentor_id"], []).append(p)
+    assert {m: len(ps) for m, ps in by_mentor.items()} == {mentor_ids[0]: 1, mentor_ids[1]: 1}
+    [from_run] = [p for p in proposals if p["origin"] == "run"]
+    assert (from_run["mentee_id"], from_run["mentor_id"]) == (mentee_ids[2], mentor_ids[1])
+    assert from_run["explanation"]
+    [event] = await eventually(
+        lambda: world.events("trellis.matching.match", from_run["id"]), until=len, timeout=10
+    )
+    assert event.type == "trellis.matching.match.proposed.v1"
+    assert str(event.data.run_id) == str(run.id)

@@ -501,8 +501,9 @@ async def test_imports_left_pending_by_a_stopped_process_resume(app, profiles, d
             {"id": halfway.id},
         )
 
-    resumed = await runner.resume_pending_imports(app.state.runtime)
-    assert {queued.id, halfway.id} <= set(resumed)
+    # The app's own start-up sweep may be the one that finds them (it runs once topics are
+    # provisioned, which can be after this point on a busy machine); either way, both resume.
+    await runner.resume_pending_imports(app.state.runtime)
     first = await _finished(profiles, org, {"id": str(queued.id)})
     second = await _finished(profiles, org, {"id": str(halfway.id)})
     assert (first["status"], first["created"]) == ("completed", 2)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_shared.contracts import matching as contracts
 from trellis_shared.db import settings_of
 from trellis_shared.events import EventContract
-from trellis_shared.outbox import emit, notify_channel
+from trellis_shared.outbox import emit, emit_many, notify_channel
 
 PRODUCES = (
     contracts.MatchProposed,
@@ -26,6 +26,20 @@ async def publish(session: AsyncSession, data: EventContract, *, tenant: uuid.UU
     await emit(
         session,
         data,
+        tenant=tenant,
+        source=settings.source,
+        channel=notify_channel(settings.db_schema),
+    )
+
+
+async def publish_many(
+    session: AsyncSession, items: list[EventContract], *, tenant: uuid.UUID
+) -> None:
+    """`publish` for many events in one round trip (a run proposes thousands)."""
+    settings = settings_of(session)
+    await emit_many(
+        session,
+        items,
         tenant=tenant,
         source=settings.source,
         channel=notify_channel(settings.db_schema),

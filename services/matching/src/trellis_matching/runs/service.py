@@ -24,12 +24,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from trellis_matching import pool, scoring
 from trellis_matching.engine.assignment import Assignment
 from trellis_matching.engine.candidates import top_candidates
-from trellis_matching.engine.explain import explain
 from trellis_matching.engine.optimal import solve_optimal
 from trellis_matching.engine.stable import solve_stable
 from trellis_matching.events import publish
-from trellis_matching.proposals import service as proposals
 from trellis_matching.runs.models import Run, RunCreate
+from trellis_matching.runs.propose import propose_all
 from trellis_shared.contracts import matching as contracts
 from trellis_shared.db import get_in_tenant
 from trellis_shared.problems import Problem
@@ -192,7 +191,9 @@ async def _match(
     results = _report(loaded, candidates, chosen, optimal)
     if not run.dry_run:
         await step(0.8)
-        results["proposals_created"] = await _propose(session, run, loaded, chosen, candidates)
+        results["proposals_created"] = await propose_all(
+            session, run, loaded, chosen, _pair_scores(candidates, chosen)
+        )
     return results
 
 
@@ -254,33 +255,3 @@ def _report(
     if chosen.blocking_pairs is not None:
         results["blocking_pairs"] = int(chosen.blocking_pairs)
     return results
-
-
-async def _propose(
-    session: AsyncSession, run: Run, loaded: scoring.Pool, chosen: Assignment, candidates: Any
-) -> int:
-    created = 0
-    weights, constraints = loaded.settings.weights, loaded.settings.constraints
-    scores = _pair_scores(candidates, chosen)
-    for mentee_index in np.flatnonzero(chosen.mentor_of >= 0).tolist():
-        mentor_index = int(chosen.mentor_of[mentee_index])
-        why = scoring.explained(
-            explain(loaded.cohort, weights, constraints, mentee_index, mentor_index)
-        )
-        try:
-            async with session.begin_nested():
-                await proposals.propose(
-                    session=session,
-                    organization_id=run.organization_id,
-                    program_id=run.program_id,
-                    mentee_id=loaded.mentees[mentee_index][1].id,
-                    mentor_id=loaded.mentors[mentor_index][1].id,
-                    score=float(scores[mentee_index]),
-                    explanation=why.factors,
-                    origin="run",
-                    run_id=run.id,
-                )
-            created += 1
-        except Problem as exc:  # a pair decided meanwhile (or by an earlier attempt of this run)
-            log.info("run %s skipped a pair: %s", run.id, exc.detail)
-    return created
