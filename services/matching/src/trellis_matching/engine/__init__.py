@@ -25,4 +25,5 @@ Cohort assignment on the candidates
   baselines     greedy and a dense exact optimum, for tests and benchmarks
 
 generate        synthetic cohorts for tests and benchmarks
+taxonomy        what synthetic people are made of (skills, zones, languages, shares)
 """
