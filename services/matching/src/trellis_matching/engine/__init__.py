@@ -14,6 +14,7 @@ Scores
   score         vectorised pair scores for blocks of mentees
   breakdown     every factor and constraint separately for some pairs (explanations, tests)
   candidates    each mentee's k best feasible mentors, exactly, in bounded memory
+  topk          pairs as sortable keys, and the best keys of each row
   explain       per-factor values, weights and reasons for one pair
 
 Cohort assignment on the candidates

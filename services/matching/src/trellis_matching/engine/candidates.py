@@ -7,8 +7,8 @@ above the threshold, so a row's survivors are a few hundred instead of n_mentors
 exact: if a row keeps at least k + 1 survivors, every pair it dropped scores below all of them; a
 row that keeps fewer (an unlucky sample) is rescanned without a threshold.
 
-Ties are broken by the lower mentor index, so the candidates are a deterministic function of the
-cohort: each survivor is a uint64 key (score bits << 32 | ~mentor), and larger keys are better.
+Ties go to the lower mentor index (survivors are `topk` keys), so the candidates are a
+deterministic function of the cohort.
 
 With `mentor_k`, each mentor's best `mentor_k` mentees join the candidates too, found in the same
 pass the same way: a sample of mentees sets each column's threshold, every tile keeps the pairs at
@@ -32,6 +32,7 @@ import numpy as np
 from trellis_matching.engine.features import Cohort
 from trellis_matching.engine.prepared import TILE, Prepared, Tile, prepare
 from trellis_matching.engine.score import Workspace, mentee_block, score_tile
+from trellis_matching.engine.topk import ColumnSurvivors, index_of, keys_of, score_of, select_top
 
 SAMPLE = 1024
 """Mentors scored first to set each row's threshold (when there are more than 2 * SAMPLE)."""
@@ -39,7 +40,6 @@ EXPECTED_SURVIVORS = 4
 """Survivors aimed for per row, in multiples of k + 1: a row falls short (and is rescanned) with
 probability about 1e-4 at k = 50."""
 _FLOOR = np.float32(np.finfo(np.float32).min)  # a threshold that keeps every feasible pair
-_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def top_candidates(
             top[rows], columns = _block_top(prep, sample, rows, keep, local.work, col_threshold)
             if columns is not None:
                 col, keys = columns
-                mine = _select(col, keys, n_m, mentor_k)
+                mine = select_top(col, keys, n_m, mentor_k)
                 with lock:
                     col_count[:] += np.bincount(col, minlength=n_m)
                     both = np.concatenate([col_top, mine], axis=1)
@@ -123,15 +123,15 @@ def top_candidates(
     counts = (best > 0).sum(axis=1)
     keys = best[best > 0]  # row-major: grouped by mentee, best first
     mentee = np.repeat(np.arange(n_e, dtype=np.int32), counts)
-    mentor, score = _mentor(keys), _score(keys)
-    pruned_best = np.where(top[:, k] > 0, _score(top[:, k]), -np.inf).astype(np.float32)
+    mentor, score = index_of(keys), score_of(keys)
+    pruned_best = np.where(top[:, k] > 0, score_of(top[:, k]), -np.inf).astype(np.float32)
     if mentor_k and n_e and n_m:
         extra = col_top > 0
         extra_mentor = np.nonzero(extra)[0].astype(np.int32)  # ascending
-        extra_mentee = _mentor(col_top[extra])  # the same ~index decoding, of mentees here
+        extra_mentee = index_of(col_top[extra])  # the same ~index decoding, of mentees here
         # The pair's key on the mentee's side: it is among the mentee's top k exactly when it is
         # at least the k-th key (a mentee with fewer than k has every feasible pair already).
-        own = _keys(_score(col_top[extra]), extra_mentor)
+        own = keys_of(score_of(col_top[extra]), extra_mentor)
         new = own < top[extra_mentee, k - 1]
         # pruned_best must stay the best score of a pair OUTSIDE the candidates. Everything a
         # mentee lost ranks below its (k+1)-th pair, so while that pair stays outside, its score
@@ -148,7 +148,7 @@ def top_candidates(
         at = np.searchsorted(mentee, extra_mentee, side="right")
         mentee = np.insert(mentee, at, extra_mentee)
         mentor = np.insert(mentor, at, extra_mentor)
-        score = np.insert(score, at, _score(own))
+        score = np.insert(score, at, score_of(own))
         if len(added):
             pruned_best[added] = _best_outside(prep, added, mentee, mentor, block_rows)
     return Candidates(
@@ -202,7 +202,7 @@ def _dense_columns(prep: Prepared, cols: np.ndarray, mentor_k: int, block_rows: 
     for a in range(0, prep.cohort.n_mentees, block_rows):
         rows = np.arange(a, min(a + block_rows, prep.cohort.n_mentees))
         scores = _all_rows(prep, rows, tile, work)
-        keys = np.where(scores > _FLOOR, _keys(scores, rows[:, None]), 0).T
+        keys = np.where(scores > _FLOOR, keys_of(scores, rows[:, None]), 0).T
         both = np.concatenate([best, keys], axis=1)
         best = np.partition(both, both.shape[1] - mentor_k, axis=1)[:, -mentor_k:]
     return best
@@ -236,21 +236,6 @@ def _best_outside(
     return out
 
 
-def _keys(scores: np.ndarray, mentors: np.ndarray) -> np.ndarray:
-    # Feasible scores are >= 0, where float32 bit patterns order like the numbers; clipping also
-    # turns a -0.0 into 0.0 and an ulp over 1 into 1.
-    bits = np.clip(scores, 0, 1).astype(np.float32).view(np.uint32).astype(np.uint64)
-    return (bits << np.uint64(32)) | (_LOW32 - mentors.astype(np.uint64))
-
-
-def _score(keys: np.ndarray) -> np.ndarray:
-    return (keys >> np.uint64(32)).astype(np.uint32).view(np.float32)
-
-
-def _mentor(keys: np.ndarray) -> np.ndarray:
-    return (_LOW32 - (keys & _LOW32)).astype(np.int32)
-
-
 def _block_top(
     prep: Prepared,
     sample: Tile | None,
@@ -280,7 +265,7 @@ def _block_top(
     threshold = np.where(np.isfinite(mth), mth, _FLOOR)
 
     found_rows, found_keys = [], []
-    columns = _Columns(rows, col_threshold)
+    columns = ColumnSurvivors(rows, col_threshold)
     for tile in prep.tiles:
         scores = work.get("out", r, tile.width)
         score_tile(prep, tile, block, scores, work)
@@ -290,43 +275,17 @@ def _block_top(
         row, col = np.divmod(np.flatnonzero(mask), tile.width)
         if len(row):
             found_rows.append(row)
-            found_keys.append(_keys(scores[row, col], tile.cols[col]))
+            found_keys.append(keys_of(scores[row, col], tile.cols[col]))
         columns.add(tile, scores, work)
     row = np.concatenate(found_rows) if found_rows else np.zeros(0, np.int64)
     keys = np.concatenate(found_keys) if found_keys else np.zeros(0, np.uint64)
-    top = _select(row, keys, r, keep)
+    top = select_top(row, keys, r, keep)
 
     short = np.flatnonzero((top[:, -1] == 0) & (threshold > _FLOOR))
     for chunk in range(0, len(short), 256):  # the sample set the bar too high: rank whole rows
         some = short[chunk : chunk + 256]
         top[some] = _dense_top(prep, rows[some], keep, work)[0]
     return top, columns.result()
-
-
-class _Columns:
-    """A block's pairs at or above their column's threshold, as (column, key naming the mentee)."""
-
-    def __init__(self, rows: np.ndarray, threshold: np.ndarray | None) -> None:
-        self.rows, self.threshold = rows, threshold
-        self.cols: list[np.ndarray] = []
-        self.keys: list[np.ndarray] = []
-
-    def add(self, tile: Tile, scores: np.ndarray, work: Workspace) -> None:
-        if self.threshold is None:
-            return
-        mask = work.get("col_mask", len(self.rows), tile.width, bool)
-        np.greater_equal(scores, self.threshold[tile.cols][None, :], out=mask)
-        row, col = np.divmod(np.flatnonzero(mask), tile.width)
-        if len(row):
-            self.cols.append(tile.cols[col].astype(np.int64))
-            self.keys.append(_keys(scores[row, col], self.rows[row]))
-
-    def result(self) -> tuple[np.ndarray, np.ndarray] | None:
-        if self.threshold is None:
-            return None
-        if not self.cols:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-        return np.concatenate(self.cols), np.concatenate(self.keys)
 
 
 def _dense_top(
@@ -345,7 +304,7 @@ def _dense_top(
     block = mentee_block(prep, rows)
     r, n_m = len(rows), prep.cohort.n_mentors
     scores = work.get("row", r, n_m)
-    columns = _Columns(rows, col_threshold)
+    columns = ColumnSurvivors(rows, col_threshold)
     for tile in prep.tiles:
         part = work.get("out", r, tile.width)
         score_tile(prep, tile, block, part, work)
@@ -360,27 +319,4 @@ def _dense_top(
     mask = work.get("mask", r, n_m, bool)
     np.greater_equal(scores, threshold[:, None], out=mask)
     row, col = np.divmod(np.flatnonzero(mask), n_m)
-    return _select(row, _keys(scores[row, col], col), r, keep), columns.result()
-
-
-def _select(row: np.ndarray, keys: np.ndarray, r: int, keep: int) -> np.ndarray:
-    """The `keep` largest keys of each row, descending, 0-padded."""
-    order = np.argsort(row, kind="stable")
-    row, keys = row[order], keys[order]
-    counts = np.bincount(row, minlength=r)
-    position = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
-    out = np.zeros((r, keep), np.uint64)
-    # Survivors rarely exceed a few hundred per row; heavy ties can make a row long, so rows
-    # beyond `cap` take a slower path instead of widening the dense matrix for everyone.
-    cap = 16 * keep
-    width = int(min(counts.max(initial=0), cap))
-    dense = np.zeros((r, max(width, keep)), np.uint64)
-    short = counts[row] <= cap
-    dense[row[short], position[short]] = keys[short]
-    if dense.shape[1] > keep:
-        dense = np.partition(dense, dense.shape[1] - keep, axis=1)[:, -keep:]
-    out[:] = np.sort(dense, axis=1)[:, ::-1]
-    for i in np.flatnonzero(counts > cap):
-        mine = keys[row == i]
-        out[i] = np.sort(np.partition(mine, len(mine) - keep)[-keep:])[::-1]
-    return out
+    return select_top(row, keys_of(scores[row, col], col), r, keep), columns.result()
