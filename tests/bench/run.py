@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import Figure, interleaved, report, wrk
 from matching_bench import bench_matching
 from meetings_bench import bench_meetings
+from pipeline_bench import bench_pipeline
 from reminders_bench import bench_reminders
 from sessions_bench import bench_sessions
 from webhooks_bench import bench_webhooks
@@ -322,11 +323,15 @@ BENCHMARKS = {
     "meetings": lambda stack, baseline, seconds: _bench_meetings(stack, baseline, seconds),
     "reminders": bench_reminders,
     "webhooks": bench_webhooks,
+    "pipeline": lambda stack, baseline, seconds: bench_pipeline(
+        stack, baseline, seconds, admin_headers=admin_headers, write_lua=_WRITE_LUA
+    ),
 }
 # Benchmarks that need the platform running; the others are pure computations.
 NEEDS_STACK = {"read", "write", "import", "meetings"}
 # Benchmarks that need Postgres (and migrate their own service) but no service running.
-NEEDS_INFRA = {"sessions", "reminders", "webhooks"}
+# (pipeline starts and stops the services it needs itself: profiles and matching.)
+NEEDS_INFRA = {"sessions", "reminders", "webhooks", "pipeline"}
 
 
 def main() -> None:
