@@ -8,12 +8,14 @@ STAMP := $(VENV)/.synced
 PY := $(VENV)/bin/python
 STACK := $(VENV)/bin/trellis-stack
 
-.PHONY: up down logs status test bench lint format bootstrap clean help
+.PHONY: up down logs status demo test reliability bench lint format bootstrap clean help
 
 help:
 	@echo "make up      start the platform (Postgres, Kafka, 4 services, gateway on :8080)"
 	@echo "make down    stop it;  make logs  follow its logs;  make status"
+	@echo "make demo    seed an alumni mentoring program through the API (starts the platform if needed)"
 	@echo "make test    lint, then every test against its own Postgres and Kafka"
+	@echo "make reliability  faults and hostile input at full size, with figures (~15 min)"
 	@echo "make bench   benchmarks with same-run baselines (never fails the build)"
 	@echo "make lint    ruff check + format check;  make format  apply ruff's fixes"
 
@@ -38,6 +40,9 @@ status: $(STAMP)
 logs: $(STAMP)
 	@$(STACK) logs
 
+demo: $(STAMP)
+	@$(PY) -m trellis_infra.demo $(DEMO_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -48,6 +53,10 @@ format: $(STAMP)
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The same tests `make test` runs in their short version (tests/reliability), at full size.
+reliability: $(STAMP)
+	TRELLIS_RELIABILITY=full $(VENV)/bin/pytest tests/reliability $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
