@@ -18,8 +18,7 @@ from trellis_infra.demo.receiver import ReceiverProcess, read_log
 from trellis_infra.demo.run import run
 from trellis_infra.demo.seed import Options
 from trellis_infra.demo.show import Show
-from trellis_infra.pytest_plugin import bearer, eventually
-from trellis_infra.stack import SERVICES
+from trellis_infra.pytest_plugin import bearer, eventually, processes_with
 from trellis_shared import tracefile
 
 SWEEP_SECONDS = "3"  # the health watch's period for these processes (600 by default)
@@ -28,24 +27,8 @@ SWEEP_SECONDS = "3"  # the health watch's period for these processes (600 by def
 @pytest.fixture(scope="module")
 def platform(stack):
     """tests/conftest.py's platform, with a health sweep short enough to see the flag."""
-    extra = stack.config.extra_service_env
-    before = dict(extra)
-    extra["SESSIONS_HEALTH_SWEEP_SECONDS"] = SWEEP_SECONDS
-    for service in SERVICES:
-        # A process left by an earlier module would keep its own settings.
-        stack.stop_service(service)
-    try:
-        for service in SERVICES:
-            stack.start_service(service, wait=False)
-        for service in SERVICES:
-            stack.wait_ready(service)
-        stack.gateway.start()
-        yield stack
-    finally:
-        for service in SERVICES:
-            stack.stop_service(service)
-        extra.clear()
-        extra.update(before)
+    with processes_with(stack, SESSIONS_HEALTH_SWEEP_SECONDS=SWEEP_SECONDS) as platform:
+        yield platform
 
 
 def _free_port() -> int:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trellis_infra.stack import SERVICES
+from trellis_infra.pytest_plugin import processes_with
 
 # Seconds between health sweeps (600 in production): the at-risk watch is what the journey checks.
 SWEEP_SECONDS = "3"
@@ -26,24 +26,8 @@ SWEEP_SECONDS = "3"
 @pytest.fixture(scope="module")
 def platform(stack):
     """Like tests/conftest.py's, with the sessions health sweep shortened for these processes."""
-    extra = stack.config.extra_service_env
-    before = dict(extra)
-    extra["SESSIONS_HEALTH_SWEEP_SECONDS"] = SWEEP_SECONDS
-    for service in SERVICES:
-        # A process left by an earlier module would keep its own settings.
-        stack.stop_service(service)
-    try:
-        for service in SERVICES:
-            stack.start_service(service, wait=False)
-        for service in SERVICES:
-            stack.wait_ready(service)
-        stack.gateway.start()
-        yield stack
-    finally:
-        for service in SERVICES:
-            stack.stop_service(service)
-        extra.clear()
-        extra.update(before)
+    with processes_with(stack, SESSIONS_HEALTH_SWEEP_SECONDS=SWEEP_SECONDS) as platform:
+        yield platform
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -211,3 +211,27 @@ async def caught_up(app: Any, *, timeout: float = 300.0) -> None:
         await eventually(behind, until=lambda lag: not lag, timeout=timeout, interval=0.5)
     finally:
         await admin.close()
+
+
+@contextlib.contextmanager
+def processes_with(stack: Stack, **env: str) -> Iterator[Stack]:
+    """Every service as its own process behind the gateway, started with extra environment
+    (e.g. a shorter health sweep); the stack's environment is restored afterwards."""
+    extra = stack.config.extra_service_env
+    before = dict(extra)
+    extra.update(env)
+    for service in SERVICES:
+        # A process left by an earlier module would keep its own settings.
+        stack.stop_service(service)
+    try:
+        for service in SERVICES:
+            stack.start_service(service, wait=False)
+        for service in SERVICES:
+            stack.wait_ready(service)
+        stack.gateway.start()
+        yield stack
+    finally:
+        for service in SERVICES:
+            stack.stop_service(service)
+        extra.clear()
+        extra.update(before)
