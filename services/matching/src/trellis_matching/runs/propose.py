@@ -41,9 +41,9 @@ async def propose_all(
     if not pairs:
         return 0
     org, program_id = run.organization_id, run.program_id
-    mentors = await _locked_mentors(session, {loaded.mentors[j][0].id for _, j in pairs})
-    mentees = await _active(session, [loaded.mentees[i][0].id for i, _ in pairs])
-    load = await _load(session, list(mentors))
+    mentors = await _locked_mentors(session, org, {loaded.mentors[j][0].id for _, j in pairs})
+    mentees = await _active(session, org, [loaded.mentees[i][0].id for i, _ in pairs])
+    load = await _load(session, org, list(mentors))
     refused = await _refused_pairs(session, org, program_id)
     busy = await _busy(session, org, program_id)
     settings = loaded.settings
@@ -134,12 +134,16 @@ async def propose_all(
 
 
 async def _locked_mentors(
-    session: AsyncSession, ids: set[uuid.UUID]
+    session: AsyncSession, organization_id: uuid.UUID, ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, EnrollmentView]:
     rows = (
         await session.exec(
             select(EnrollmentView)
-            .where(col(EnrollmentView.id).in_(ids), EnrollmentView.status == "active")
+            .where(
+                EnrollmentView.organization_id == organization_id,
+                col(EnrollmentView.id).in_(ids),
+                EnrollmentView.status == "active",
+            )
             .order_by(col(EnrollmentView.id))
             .with_for_update()
         )
@@ -147,20 +151,27 @@ async def _locked_mentors(
     return {e.id: e for e in rows}
 
 
-async def _active(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+async def _active(
+    session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
     rows = await session.exec(
         select(EnrollmentView.id).where(
-            col(EnrollmentView.id).in_(ids), EnrollmentView.status == "active"
+            EnrollmentView.organization_id == organization_id,
+            col(EnrollmentView.id).in_(ids),
+            EnrollmentView.status == "active",
         )
     )
     return set(rows.all())
 
 
-async def _load(session: AsyncSession, mentor_ids: list[uuid.UUID]) -> Counter[uuid.UUID]:
+async def _load(
+    session: AsyncSession, organization_id: uuid.UUID, mentor_ids: list[uuid.UUID]
+) -> Counter[uuid.UUID]:
     """Places each mentor already has taken: accepted and open proposals."""
     rows = await session.exec(
         select(Proposal.mentor_enrollment_id, sa.func.count())
         .where(
+            Proposal.organization_id == organization_id,
             col(Proposal.mentor_enrollment_id).in_(mentor_ids),
             col(Proposal.status).in_(("accepted", "proposed")),
         )
