@@ -189,6 +189,29 @@ async def test_bad_preferences_name_the_field(world):
         assert any(f.startswith(field) for f in fields), (field, fields)
 
 
+async def test_preference_times_are_local_so_an_offset_is_refused(world):
+    """Digest and quiet-hour times are wall-clock times in the person's zone: an offset would be
+    dropped when stored (08:30+02:00 kept as 08:30), so it is refused, naming the field."""
+    org = uuid.uuid4()
+    person = await world.person(org)
+    headers = world.member(org, person)
+    for body, field in (
+        ({"digest_time": "08:30:00+02:00"}, "body.digest_time"),
+        ({"quiet_hours": {"start": "22:00Z", "end": "07:00"}}, "body.quiet_hours.start"),
+    ):
+        response = await world.http.put("/notifications/preferences", json=body, headers=headers)
+        assert response.status_code == 422, (body, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+    read = await world.http.get("/notifications/preferences", headers=headers)
+    local = await world.http.put(
+        "/notifications/preferences",
+        json={"digest_time": "08:30"},
+        headers=headers | {"If-Match": read.headers["etag"]},
+    )
+    assert local.status_code == 200, local.text
+    assert local.json()["digest_time"] == "08:30:00"
+
+
 async def test_read_all_and_the_live_stream(world):
     org, mentor, mentee = await _pair(world)
     headers = world.member(org, mentee)

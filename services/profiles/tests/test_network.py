@@ -456,6 +456,12 @@ async def test_the_network_query_is_the_persons_own(org, profiles):
     assert as_friend.status_code == 403
     elsewhere = await profiles.get(url, headers=bearer(org=uuid.uuid4(), roles=["org_admin"]))
     assert elsewhere.status_code == 404
+    # Another organization's person is not found, rather than someone without connections.
+    foreign = await profiles.get(
+        f"/profiles/people/{me}/connections",
+        headers=bearer(org=uuid.uuid4(), roles=["org_admin"]),
+    )
+    assert foreign.status_code == 404
     other_connections = await profiles.get(
         f"/profiles/people/{me}/connections", headers=org.member(friend)
     )

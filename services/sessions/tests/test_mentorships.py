@@ -153,6 +153,20 @@ async def test_bad_transitions_name_the_field(world):
     assert stranger.status_code == 404
 
 
+async def test_text_postgres_cannot_store_is_a_422_not_a_500(world):
+    """A NUL character passes validation but Postgres refuses it: the request is bad, the
+    mentorship stays as it was (schemathesis found POST .../end answering 500)."""
+    pair = await world.pair()
+    response = await world.sessions.post(
+        f"{pair.url}/end", json={"reason": "moved\u0000away"}, headers=pair.mentor
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+    still = await world.sessions.get(pair.url, headers=pair.mentor)
+    assert still.json()["status"] == "active"
+
+
 async def test_completion_collects_each_sides_evaluation_once(world):
     pair = await world.pair()
     completed = await world.sessions.post(f"{pair.url}/complete", json=CLOSING, headers=pair.mentee)

@@ -13,12 +13,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trellis_shared import contracts  # noqa: F401  (registers every event contract)
+from trellis_shared import (
+    contracts,  # noqa: F401  (registers every event contract)
+    prometheus,
+)
 from trellis_shared.auth import TokenVerifier
 from trellis_shared.db import create_engine, create_sessionmaker
 from trellis_shared.events import EventContract, dlq_topic
@@ -28,7 +31,7 @@ from trellis_shared.kafka import create_consumer, create_producer, ensure_topics
 from trellis_shared.outbox import OutboxRelay
 from trellis_shared.problems import install_problem_handlers
 from trellis_shared.settings import ServiceSettings
-from trellis_shared.telemetry import setup_telemetry
+from trellis_shared.telemetry import local_metric_reader, setup_telemetry
 
 log = logging.getLogger("trellis.app")
 
@@ -100,7 +103,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(_health_router())
     for router in spec.routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 
@@ -258,6 +261,15 @@ def _health_router() -> APIRouter:
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
         )
+
+    @router.get(
+        "/metrics",
+        summary="The process's OpenTelemetry metrics in the Prometheus text format",
+        response_class=PlainTextResponse,
+    )
+    async def metrics() -> PlainTextResponse:
+        text = prometheus.render(local_metric_reader())
+        return PlainTextResponse(text, media_type=prometheus.CONTENT_TYPE)
 
     return router
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
@@ -107,7 +108,15 @@ def _unauthenticated(detail: str) -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="trellis"'})
 
 
-async def authenticate(request: Request) -> Principal:
+# Declares the bearer scheme in each service's OpenAPI document; `authenticate` reads the header
+# itself so that every failure is the same 401 problem.
+_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT")
+
+
+async def authenticate(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

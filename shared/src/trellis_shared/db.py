@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelAsyncSession
 
+from trellis_shared import idempotency
 from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
 
@@ -96,6 +97,8 @@ def _name_of(table: type) -> str:
 
 async def _request_session(request: Request) -> AsyncIterator[SQLModelAsyncSession]:
     async with request.app.state.runtime.sessionmaker() as session:
+        if (claim := request.scope.get("state", {}).get(idempotency.STATE)) is not None:
+            idempotency.fence(session, claim)
         yield session
 
 

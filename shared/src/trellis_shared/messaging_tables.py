@@ -73,6 +73,10 @@ idempotency_record = sa.Table(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("completed_at", sa.DateTime(timezone=True)),
+    # Which attempt holds the key (a retry takes over an attempt that died), and when that
+    # attempt's own transaction committed its effect (written in that very transaction).
+    sa.Column("claim_token", pg.UUID(as_uuid=True)),
+    sa.Column("committed_at", sa.DateTime(timezone=True)),
 )
 
 
@@ -83,3 +87,18 @@ def create_idempotency_table(op) -> None:
 
 def drop_idempotency_table(op) -> None:
     idempotency_record.drop(op.get_bind())
+
+
+def add_idempotency_claims(op) -> None:
+    """The claim columns, for a table made before them (a new one already has them)."""
+    op.execute(
+        "ALTER TABLE idempotency_record ADD COLUMN IF NOT EXISTS claim_token uuid,"
+        " ADD COLUMN IF NOT EXISTS committed_at timestamptz"
+    )
+
+
+def drop_idempotency_claims(op) -> None:
+    op.execute(
+        "ALTER TABLE idempotency_record DROP COLUMN IF EXISTS claim_token,"
+        " DROP COLUMN IF EXISTS committed_at"
+    )

@@ -32,6 +32,7 @@ log = logging.getLogger("trellis.outbox")
 # events in commit order even with several replicas (SKIP LOCKED alone would let two replicas
 # publish neighbouring batches out of order).
 _LOCK_NAMESPACE = 0x7E11
+_ACK_TIMEOUT_S = 20.0
 
 
 def notify_channel(schema: str) -> str:
@@ -151,7 +152,9 @@ class OutboxRelay:
             except Exception as exc:
                 failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * (0.5 + random.random())
+                # Capped low: the broker coming back is noticed only at the next try, and every
+                # event written meanwhile waits for it (a 30 s cap held them up to 45 s).
+                delay = min(5.0, 0.5 * 2 ** min(failures, 6)) * (0.5 + random.random())
                 log.warning("outbox relay failed (%s); retrying in %.1fs", self.last_error, delay)
                 await self._reset_producer()
                 await self._close_listener()
@@ -183,8 +186,15 @@ class OutboxRelay:
             producer = await self._get_producer()
             deliveries = [await self._send(producer, row) for row in rows]
             # Every row must be acknowledged before any is marked: a failure rolls the batch back
-            # and the whole batch is re-sent (the consumers' inbox drops the duplicates).
-            await asyncio.gather(*deliveries)
+            # and the whole batch is re-sent (the consumers' inbox drops the duplicates). The
+            # producer retries a broker that went away for as long as it stays away, so the wait
+            # is bounded: the outage then shows in `last_error` and the backlog.
+            try:
+                await asyncio.wait_for(asyncio.gather(*deliveries), _ACK_TIMEOUT_S)
+            except TimeoutError as exc:
+                raise TimeoutError(
+                    f"Kafka did not acknowledge {len(rows)} events within {_ACK_TIMEOUT_S:g} s"
+                ) from exc
             await conn.execute(
                 outbox_message.update()
                 .where(outbox_message.c.id.in_([row.id for row in rows]))

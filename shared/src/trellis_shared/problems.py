@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://trellis.dev/problems/"
@@ -32,6 +32,8 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+# SQLSTATEs of text Postgres cannot store (character_not_in_repertoire, untranslatable_character).
+_UNSTORABLE_TEXT = {"22021", "22P05"}
 _SLUGS = {
     400: "bad-request",
     401: "unauthenticated",
@@ -102,6 +104,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    _document_problems(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
@@ -148,7 +152,102 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "2"},
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _unstorable(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Postgres text cannot hold NUL (\u0000), nor jsonb some escapes: bad input, not a fault.
+        if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT:
+            return await _unexpected(request, exc)
+        where = "query" if request.method in ("GET", "HEAD", "DELETE") else "body"
+        message = "contains a character that cannot be stored (NUL, \\u0000)"
+        return problem_response(
+            request,
+            422,
+            f"Invalid {where}: {message}",
+            errors=[{"field": where, "message": message}],
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `errors` names each invalid field",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_WRITES = {"post", "put", "patch", "delete"}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put the problems every route can answer in its OpenAPI document, as problem+json.
+
+    FastAPI documents only its own 422 body, which these handlers never send; clients (and
+    schemathesis) must see what really comes back: 401/403 where a bearer token is required,
+    404 for a path naming a resource, 409 and 422 on writes (conflicts, `Idempotency-Key` reuse),
+    412/428 with `If-Match`, 400 for an unreadable body, 503 while a dependency is down, and any
+    error status a route declares itself.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        for path, operations in document["paths"].items():
+            if path.count("/") == 1:
+                continue  # the process's probes (/healthz, /readyz) answer for themselves
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                declared = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
+                for status in sorted(declared | _statuses(method, operation)):
+                    described = responses.get(str(status), {}).get("description")
+                    responses[str(status)] = {
+                        "description": described or _TITLES.get(status, "Error"),
+                        "content": {
+                            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        },
+                    }
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
+    parameters = operation.get("parameters", [])
+    statuses = {503}
+    if parameters or "requestBody" in operation:
+        statuses.add(422)
+    if "security" in operation:
+        statuses |= {401, 403}
+    if any(p["in"] == "path" for p in parameters):
+        statuses.add(404)
+    if "requestBody" in operation:
+        statuses.add(400)
+    if method in _WRITES:
+        statuses |= {409, 422}
+    if any(p["name"].lower() == "if-match" for p in parameters):
+        statuses |= {412, 428}
+    return statuses

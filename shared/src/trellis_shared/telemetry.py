@@ -12,11 +12,15 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 _configured = False
+# What a local `/metrics` scrape reads (trellis_shared.prometheus); None where a test or an
+# embedding process owns the meter provider.
+_local_reader: MetricReader | None = None
 
 
 def setup_telemetry(
@@ -27,7 +31,7 @@ def setup_telemetry(
     trace_file: str | None = None,
 ) -> None:
     """Install tracer and meter providers once per process (tests may install their own first)."""
-    global _configured
+    global _configured, _local_reader
     if _configured:
         return
     _configured = True
@@ -41,7 +45,8 @@ def setup_telemetry(
         {"service.name": f"trellis-{service_name}", "service.namespace": "trellis"}
     )
     provider = TracerProvider(resource=resource)
-    readers = []
+    _local_reader = InMemoryMetricReader()
+    readers: list[MetricReader] = [_local_reader]
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -94,6 +99,10 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "kafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def local_metric_reader() -> MetricReader | None:
+    return _local_reader
 
 
 def current_traceparent() -> str | None:

@@ -4,7 +4,7 @@ an org admin's at-risk digest switch."""
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +19,10 @@ from trellis_shared.problems import Problem
 router = APIRouter(prefix="/notifications", tags=["email"])
 
 Token = Annotated[str, Query(min_length=1, max_length=500, description="From the email's link")]
+_LINK_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The link is not one Trellis signed"},
+    404: {"description": "The link's person is not known (any more)"},
+}
 
 
 def _page(title: str, body: str) -> HTMLResponse:
@@ -38,6 +42,7 @@ def _named(categories: tuple[str, ...]) -> str:
 @router.get(
     "/unsubscribe",
     response_class=HTMLResponse,
+    responses=_LINK_PROBLEMS,
     summary="The page an email's unsubscribe link opens: asks before switching anything",
 )
 async def unsubscribe_page(token: Token, request: Request, session: SessionDep) -> HTMLResponse:
@@ -56,6 +61,7 @@ async def unsubscribe_page(token: Token, request: Request, session: SessionDep) 
 @router.post(
     "/unsubscribe",
     response_class=HTMLResponse,
+    responses=_LINK_PROBLEMS,
     summary="Unsubscribe (RFC 8058 one-click, or the page's button): email off for the categories",
 )
 async def unsubscribe_now(token: Token, request: Request, session: SessionDep) -> HTMLResponse:

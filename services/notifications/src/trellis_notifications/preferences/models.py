@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field as SQLField
 
@@ -38,6 +38,21 @@ DEFAULT_LEADS = [1440, 60]
 LeadMinutes = Annotated[int, Field(ge=5, le=10080, description="Minutes before the meeting")]
 
 
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("must be a local time without a UTC offset, like 08:30")
+    return value
+
+
+# A wall-clock time in the person's own zone: RFC 3339's partial-time (JSON Schema's "time"
+# format requires an offset, which these never have).
+LocalTime = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    WithJsonSchema({"type": "string", "format": "partial-time", "examples": ["08:30"]}),
+]
+
+
 class Preference(NotificationsTable, table=True):
     person_id: uuid.UUID = SQLField(primary_key=True)
     organization_id: uuid.UUID
@@ -66,8 +81,8 @@ class QuietHours(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: time = Field(description="HH:MM, the person's local time")
-    end: time = Field(description="HH:MM, the person's local time")
+    start: LocalTime = Field(description="HH:MM, the person's local time")
+    end: LocalTime = Field(description="HH:MM, the person's local time")
 
     @field_validator("end")
     @classmethod
@@ -87,7 +102,7 @@ class PreferencesIn(BaseModel):
         default=None, description="Non-urgent email waits until the window ends"
     )
     digest: Literal["instant", "daily"] = "instant"
-    digest_time: time = Field(default=time(8, 0), description="When the daily digest is sent")
+    digest_time: LocalTime = Field(default=time(8, 0), description="When the daily digest is sent")
     reminder_lead_minutes: list[LeadMinutes] = Field(
         default_factory=lambda: list(DEFAULT_LEADS), min_length=0, max_length=5
     )
@@ -102,7 +117,7 @@ class PreferencesPublic(BaseModel):
     channels: dict[str, ChannelSwitches]
     quiet_hours: QuietHours | None
     digest: Literal["instant", "daily"]
-    digest_time: time
+    digest_time: LocalTime
     reminder_lead_minutes: list[int]
     time_zone: str = Field(description="The zone quiet hours and digests follow (the profile's)")
     version: int

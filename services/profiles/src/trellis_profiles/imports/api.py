@@ -56,6 +56,10 @@ def _too_large() -> Problem:
     dependencies=[require_roles("org_admin")],
     summary="Import people (and enrollments) from a CSV or JSON-lines file, as a background job",
     openapi_extra=_UPLOAD_DOC,
+    responses={
+        413: {"description": "The file is larger than an import takes"},
+        415: {"description": "The file is neither CSV nor JSON lines"},
+    },
 )
 async def create_import(
     request: Request, principal: CurrentPrincipal, session: SessionDep, response: Response

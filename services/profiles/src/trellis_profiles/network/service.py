@@ -108,6 +108,12 @@ async def list_connections(
     cursor: str | None,
 ) -> tuple[list[tuple[Connection, Person]], str | None]:
     """The person's direct connections, each with the other side, oldest first."""
+    # Someone not of the organization is not found, rather than a person with no connections.
+    me = await session.scalar(
+        select(Person.id).where(Person.id == person_id, Person.organization_id == organization_id)
+    )
+    if me is None:
+        raise Problem(404, f"No person {person_id}")
     other = sa.case(
         (Connection.person_a_id == person_id, Connection.person_b_id),
         else_=Connection.person_a_id,
