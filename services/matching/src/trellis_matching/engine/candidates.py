@@ -87,8 +87,6 @@ def top_candidates(
         if n_m > 2 * SAMPLE:
             cols = np.sort(np.random.default_rng(0).choice(n_m, SAMPLE, replace=False))
             sample = prep.tile(cols.astype(np.int32))
-        if mentor_k:
-            col_threshold = _column_thresholds(prep, mentor_k)
         # Rows alike in goal terms, total weight and free intervals waste fewer gathers in a
         # block and share their scales (see score._add_scaled).
         order = np.lexsort(
@@ -116,6 +114,8 @@ def top_candidates(
                     col_top[:] = np.partition(both, mentor_k, axis=1)[:, mentor_k:]
 
         with ThreadPoolExecutor(max_workers=min(cores, len(blocks))) as pool:
+            if mentor_k:
+                col_threshold = _column_thresholds(prep, mentor_k, pool)
             list(pool.map(run, blocks))
         if mentor_k:
             # The sample set a column's bar too high: rank the whole column.
@@ -167,7 +167,7 @@ def top_candidates(
     )
 
 
-def _column_thresholds(prep: Prepared, mentor_k: int) -> np.ndarray:
+def _column_thresholds(prep: Prepared, mentor_k: int, pool: ThreadPoolExecutor) -> np.ndarray:
     """float32 [n_mentors]: a bar per mentor that about EXPECTED_SURVIVORS * mentor_k of its
     column reach, from a sample of mentees (every mentee, and then exact, when they are few)."""
     n_e = prep.cohort.n_mentees
@@ -180,12 +180,14 @@ def _column_thresholds(prep: Prepared, mentor_k: int) -> np.ndarray:
     else:
         rows, m = np.arange(n_e), min(n_e, mentor_k)
     block = mentee_block(prep, rows)
-    work = Workspace()
     threshold = np.empty(prep.cohort.n_mentors, np.float32)
-    for tile in prep.tiles:
-        scores = work.get("out", len(rows), tile.width)
-        score_tile(prep, tile, block, scores, work)
+
+    def run(tile: Tile) -> None:  # the tiles side by side: this pass is a tenth of the whole
+        scores = np.empty((len(rows), tile.width), np.float32)
+        score_tile(prep, tile, block, scores, Workspace())
         threshold[tile.cols] = np.partition(scores, len(rows) - m, axis=0)[len(rows) - m]
+
+    list(pool.map(run, prep.tiles))
     # Fewer than m feasible in the sample (-inf): keep every feasible pair of the column.
     return np.where(np.isfinite(threshold), threshold, _FLOOR)
 

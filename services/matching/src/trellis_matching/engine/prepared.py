@@ -72,15 +72,16 @@ class Prepared:
     def tile(self, cols: np.ndarray) -> Tile:
         """The tables for any set of mentor columns (sorted)."""
         c = self.cohort
+        some = _columns(cols)
         joint = []
         for g_index, group in enumerate(self.groups):
             table = np.zeros((group.rows, len(cols)), np.float32)
             blocked = np.zeros((group.rows, len(cols)), bool)
             for factor, rows, scale in group.parts:
                 if self.weights[factor.name] > 0:
-                    table += factor.value[np.ix_(rows, cols)] * scale[:, None]
+                    table += _gather(factor.value, rows, some) * scale[:, None]
                 if factor.violation is not None:
-                    blocked |= factor.violation[np.ix_(rows, cols)]
+                    blocked |= _gather(factor.violation, rows, some)
             if g_index == 0:
                 table += self.base[cols]
             table[blocked] = NEG_INF
@@ -89,8 +90,20 @@ class Prepared:
         if self.skill_scale is not None:
             levels = mentor_levels(c, cols, self.level_dtype)
         if self.avail_scale is not None:
-            free_before = np.ascontiguousarray(c.mentor_free_before[cols].T)
+            free_before = np.ascontiguousarray(c.mentor_free_before[some].T)
         return Tile(cols, tuple(joint), levels, free_before)
+
+
+def _columns(cols: np.ndarray) -> np.ndarray | slice:
+    """A slice when the columns are contiguous, as every tile's are: a (rows, slice) gather took a
+    tenth of the time of np.ix_ at 10k x 2k."""
+    if len(cols) and int(cols[-1]) - int(cols[0]) + 1 == len(cols):
+        return slice(int(cols[0]), int(cols[-1]) + 1)
+    return cols
+
+
+def _gather(table: np.ndarray, rows: np.ndarray, cols: np.ndarray | slice) -> np.ndarray:
+    return table[rows, cols] if isinstance(cols, slice) else table[np.ix_(rows, cols)]
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
