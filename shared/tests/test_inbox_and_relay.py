@@ -148,6 +148,68 @@ async def test_a_handler_that_keeps_failing_sends_its_event_to_the_dlq_and_the_r
     )  # the good ones (and earlier events of other tenants) are recorded; the bad one is not
 
 
+async def test_a_batch_applies_each_event_once_and_tries_a_failing_one_exactly_max_attempts(
+    db, stack
+):
+    """One partition's batch goes in one transaction; a failing handler rolls it back, and then
+    the events before it, the failing one (its batch try counts) and the rest go on as before."""
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    people = [uuid.uuid4() for _ in range(6)]
+    bad = people[2]
+    calls: dict[uuid.UUID, int] = {}
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(PersonRegistered)
+    async def handle(session, event):
+        calls[event.data.person_id] = calls.get(event.data.person_id, 0) + 1
+        if event.data.person_id == bad:
+            raise ValueError("this person breaks the handler")
+
+    await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, people, tenant)
+    keys = {str(p).encode(): p for p in people}
+    published = await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
+    records = sorted(
+        (r for r in published if r.key in keys), key=lambda r: people.index(keys[r.key])
+    )
+    assert len(records) == len(people)
+    name = f"test-batch-{uuid.uuid4().hex[:8]}"
+    consumer = InboxConsumer(
+        name=name,
+        subscriptions=subscriptions,
+        sessionmaker=sessionmaker,
+        consumer_factory=lambda topics: create_consumer(stack.kafka_bootstrap, *topics),
+        producer_factory=lambda: create_producer(stack.kafka_bootstrap, client_id=f"{name}-dlq"),
+        max_attempts=3,
+        backoff_s=0.01,
+        backoff_max_s=0.05,
+    )
+    try:
+        # The first event delivered twice in the same batch (a redelivery after a crash).
+        await consumer.process_batch([*records, records[0]])
+        assert calls[bad] == 3
+        assert (consumer.processed_total, consumer.duplicates_total) == (5, 1)
+        assert consumer.dead_lettered_total == 1
+        # The whole batch again (a replay): nothing is applied twice, nothing is called.
+        calls.clear()
+        good = [r for r in records if keys[r.key] != bad]
+        await consumer.process_batch(good)
+        assert calls == {}
+        assert consumer.duplicates_total == 1 + len(good)
+    finally:
+        await consumer.close()
+    async with engine.connect() as conn:
+        recorded = await conn.scalars(
+            sa.select(inbox_message.c.event_id).where(inbox_message.c.consumer == name)
+        )
+        assert len(set(recorded)) == 5
+    dead = await read_topic(
+        stack.kafka_bootstrap, dlq_topic(PersonRegistered.topic()), key=str(bad).encode()
+    )
+    mine = [r for r in dead if header_value(r.headers, "dlq_consumer") == name]
+    assert [header_value(r.headers, "dlq_attempts") for r in mine] == ["3"]
+
+
 async def test_an_unreachable_database_is_retried_not_dead_lettered(db, stack):
     engine, sessionmaker = db
     tenant = uuid.uuid4()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ from trellis_shared.events import EventContract, dlq_topic
 from trellis_shared.idempotency import IdempotencyMiddleware
 from trellis_shared.inbox import InboxConsumer, Subscriptions
 from trellis_shared.kafka import create_consumer, create_producer, ensure_topics
+from trellis_shared.limits import BodyLimitMiddleware
 from trellis_shared.outbox import OutboxRelay
 from trellis_shared.problems import install_problem_handlers
 from trellis_shared.settings import ServiceSettings
@@ -50,6 +51,8 @@ class ServiceSpec:
     # Long-running work of the service beside the relay and consumers (e.g. resuming jobs);
     # each is started with the runtime once topics exist, and cancelled at shutdown.
     background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+    # Routes (exact paths) that take more than the default 1 MiB body, e.g. a bulk upload.
+    large_bodies: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +102,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, larger=spec.large_bodies)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(_health_router())
     for router in spec.routers:

@@ -1,7 +1,7 @@
 """Limits, at each service in-process: over-long strings are a 422 naming the field, deeply nested
-JSON is a 4xx (never a 500 or a hang), page sizes are capped by a 422 naming `query.limit`, and
-an import over its size limit is a 413 at the service itself (the only service-side body limit;
-the gateway's limits are in test_limits_gateway.py).
+JSON is a 4xx (never a 500 or a hang), page sizes are capped by a 422 naming `query.limit`, a
+body over 1 MiB is a 413 at every JSON write route of every service, and an import over its own
+(20 MB) limit is a 413 too (the gateway's limits are in test_limits_gateway.py).
 """
 
 from __future__ import annotations
@@ -115,6 +115,24 @@ async def test_huge_page_sizes_are_refused_naming_the_limit(apps, tenant, figure
             wrong.append(f"{template}: {schema} -> {got.status_code} {got.text[:200]}")
     figures.add("list routes with a page size", len(lists))
     figures.add("limit=100000 refused naming query.limit", len(lists) - len(wrong))
+    assert not wrong, "\n".join(wrong)
+
+
+async def test_a_body_over_a_mebibyte_is_a_413_at_every_json_write(apps, tenant, figures):
+    """Callers inside the network reach the services without the gateway's 1 MB limit."""
+    body = b'{"x": "' + b"x" * (1 << 20) + b'"}'
+    wrong, writes = [], json_writes(apps)
+    for method, template, _ in writes:
+        headers = caller_for(template, tenant) | {
+            "If-Match": "*",
+            "content-type": "application/json",
+        }
+        got = await apps.request(method, write_url(template, tenant), content=body, headers=headers)
+        if got.status_code != 413 or got.json().get("limit_bytes") != 1 << 20:
+            wrong.append(f"{method} {template}: {got.status_code} {got.text[:200]}")
+    figures.add("JSON write routes sent a 1 MiB + 9 B body", len(writes))
+    figures.add("refused with 413 by the service", len(writes) - len(wrong))
+    assert len(writes) > 20
     assert not wrong, "\n".join(wrong)
 
 

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from trellis_profiles.events import PRODUCES
 from trellis_profiles.handlers import subscriptions
+from trellis_profiles.imports import service as imports
 from trellis_profiles.imports.api import router as imports_router
 from trellis_profiles.imports.runner import resume_pending_imports
 from trellis_profiles.network.api import router as network_router
@@ -29,6 +30,7 @@ def create_app(settings: ProfilesSettings | None = None) -> FastAPI:
             produces=PRODUCES,
             subscriptions=subscriptions,
             background=[resume_pending_imports],
+            large_bodies={"/profiles/imports": imports.MAX_BODY_BYTES},
             description="Organizations, programs, people, enrollments, imports and the network.",
         )
     )
