@@ -467,7 +467,7 @@ async def test_another_organization_cannot_see_an_import(profiles):
     assert upload.status_code == 403
 
 
-async def test_imports_left_pending_by_a_stopped_process_resume(app, profiles, database):
+async def test_imports_left_pending_by_a_stopped_process_resume(app, profiles):
     org = uuid.uuid4()
     sessionmaker = app.state.runtime.sessionmaker
     async with sessionmaker() as session, session.begin():
@@ -485,16 +485,17 @@ async def test_imports_left_pending_by_a_stopped_process_resume(app, profiles, d
             file_format="csv",
             body=_csv([_row(3), _row(4), _row(5)]),
         )
-    # As a process stopped after the first batch of `halfway` committed leaves it.
-    async with database.begin() as conn:
-        await conn.execute(
+        # As a process stopped after the first batch of `halfway` committed leaves it; in the
+        # same transaction, so the app's own sweep never sees `halfway` in any other state.
+        await session.flush()
+        await session.execute(
             sa.text(
                 "UPDATE profiles.person_import SET status = 'running', processed_rows = 2, "
                 "created = 2 WHERE id = :id"
             ),
             {"id": halfway.id},
         )
-        await conn.execute(
+        await session.execute(
             sa.text(
                 "DELETE FROM profiles.person_import_row WHERE import_id = :id AND row_number <= 2"
             ),

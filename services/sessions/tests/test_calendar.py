@@ -4,10 +4,16 @@ calendar app updates in place, and a person's secret feed URL read without a bea
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from trellis_sessions.meetings import feed
 
 
 def later(days: int, hour: int = 10) -> str:
@@ -19,6 +25,20 @@ def parsed(response) -> icalendar.Calendar:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/calendar")
     return icalendar.Calendar.from_ical(response.content)
+
+
+def people_of(event: icalendar.Event) -> tuple[tuple[str, str | None], list[dict[str, str]]]:
+    """The event's organizer (address, name) and its attendees with their parameters."""
+    organizer = event["ORGANIZER"]
+    attendees = event["ATTENDEE"]
+    attendees = attendees if isinstance(attendees, list) else [attendees]
+    return (str(organizer), organizer.params.get("CN")), [
+        {"address": str(a), **dict(a.params)} for a in attendees
+    ]
+
+
+def address(person_id) -> str:
+    return f"mailto:{person_id}@people.trellis.invalid"
 
 
 async def schedule(world, pair, headers=None, **body):
@@ -62,6 +82,17 @@ async def test_a_meetings_ics_parses_back_and_follows_its_changes(world):
     assert str(event["DESCRIPTION"]) == "Career plan; next steps"
     assert str(event["LOCATION"]) == str(event["URL"]) == "https://meet.example.org/abc"
     assert event["STATUS"] == "CONFIRMED"
+    organizer, attendees = people_of(event)
+    assert organizer == (address(pair.mentor_id), "Maya Mentor")
+    assert attendees == [
+        {
+            "address": address(person),
+            "CN": name,
+            "PARTSTAT": "NEEDS-ACTION",
+            "ROLE": "REQ-PARTICIPANT",
+        }
+        for person, name in ((pair.mentor_id, "Maya Mentor"), (pair.mentee_id, "Theo Mentee"))
+    ]
 
     moved = await world.sessions.post(
         f"{url}/reschedule", json={"start": later(21, hour=15)}, headers=pair.mentor
@@ -78,6 +109,8 @@ async def test_a_meetings_ics_parses_back_and_follows_its_changes(world):
     calendar = parsed(await world.sessions.get(f"{url}.ics", headers=pair.mentor))
     [event] = calendar.events
     assert (calendar["METHOD"], event["STATUS"], event["SEQUENCE"]) == ("CANCEL", "CANCELLED", 2)
+    assert people_of(event)[0] == (address(pair.mentor_id), "Maya Mentor")
+    assert len(people_of(event)[1]) == 2
 
     assert (await world.sessions.get(f"{url}.ics")).status_code == 401
     assert (await world.sessions.get(f"{url}.ics", headers=pair.stranger)).status_code == 404
@@ -93,6 +126,24 @@ async def test_an_in_person_meeting_has_a_place_and_no_url(world):
     assert str(event["LOCATION"]) == "Café Rosa, 2nd floor"
     assert "URL" not in event and "DESCRIPTION" not in event
     assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+
+
+async def test_whoever_scheduled_a_meeting_organizes_it(world):
+    pair = await world.pair()
+    by_mentee = await schedule(world, pair, headers=pair.mentee)
+    by_admin = await schedule(world, pair, start=later(31), headers=pair.admin)
+    organizers = []
+    for meeting in (by_mentee, by_admin):
+        calendar = parsed(
+            await world.sessions.get(f"/sessions/meetings/{meeting['id']}.ics", headers=pair.mentor)
+        )
+        [event] = calendar.events
+        organizers.append(people_of(event)[0])
+    # An admin is no attendee: the mentor stands in as organizer.
+    assert organizers == [
+        (address(pair.mentee_id), "Theo Mentee"),
+        (address(pair.mentor_id), "Maya Mentor"),
+    ]
 
 
 async def test_a_persons_feed_lists_all_their_meetings_without_a_bearer(world):
@@ -114,8 +165,12 @@ async def test_a_persons_feed_lists_all_their_meetings_without_a_bearer(world):
 
     created = await world.sessions.post("/sessions/calendar/feed", headers=pair.mentor)
     assert created.status_code == 201, created.text
-    feed_url = created.json()["url"]
-    assert feed_url.startswith("/sessions/calendar/") and feed_url.endswith(".ics")
+    absolute = created.json()["url"]
+    # Absolute, on the public base URL (the default here), so a calendar app can subscribe to it.
+    assert absolute.startswith("http://localhost:8080/sessions/calendar/")
+    assert absolute.endswith(".ics")
+    assert created.json()["webcal_url"] == "webcal://" + absolute.removeprefix("http://")
+    feed_url = urlsplit(absolute).path
 
     calendar = parsed(await world.sessions.get(feed_url))  # no Authorization header
     assert "METHOD" not in calendar
@@ -133,12 +188,13 @@ async def test_a_persons_feed_lists_all_their_meetings_without_a_bearer(world):
     assert len(stored) == 1 and token not in stored[0]["token_sha256"]
 
     rotated = await world.sessions.post("/sessions/calendar/feed", headers=pair.mentor)
-    assert rotated.json()["url"] != feed_url
+    rotated_url = urlsplit(rotated.json()["url"]).path
+    assert rotated_url != feed_url
     assert (await world.sessions.get(feed_url)).status_code == 404
-    assert parsed(await world.sessions.get(rotated.json()["url"])).events
+    assert parsed(await world.sessions.get(rotated_url)).events
     revoked = await world.sessions.delete("/sessions/calendar/feed", headers=pair.mentor)
     assert revoked.status_code == 204
-    assert (await world.sessions.get(rotated.json()["url"])).status_code == 404
+    assert (await world.sessions.get(rotated_url)).status_code == 404
 
     for unknown in (
         "/sessions/calendar/not-a-token.ics",
@@ -150,3 +206,33 @@ async def test_a_persons_feed_lists_all_their_meetings_without_a_bearer(world):
     assert (await world.sessions.post("/sessions/calendar/feed")).status_code == 401
     by_admin = await world.sessions.post("/sessions/calendar/feed", headers=pair.admin)
     assert by_admin.status_code == 403
+
+
+async def test_a_capped_feed_keeps_the_meetings_ahead_nearest_first_then_recent_past(world):
+    pair = await world.pair()
+    ids = {}
+    for name, days in (("old", 3), ("recent", 4), ("near", 10), ("middle", 11), ("far", 12)):
+        ids[name] = uuid.UUID((await schedule(world, pair, start=later(days)))["id"])
+    # The API refuses past starts: move two meetings back to have taken place 9 and 2 days ago.
+    async with world.engine.begin() as conn:
+        for name, days_ago in (("old", 9), ("recent", 2)):
+            await conn.execute(
+                sa.text(
+                    "UPDATE meeting SET starts_at = now() - make_interval(days => :d),"
+                    " ends_at = now() - make_interval(days => :d) + interval '45 minutes'"
+                    " WHERE id = :id"
+                ),
+                {"d": days_ago, "id": ids[name]},
+            )
+
+    async def kept(limit: int) -> list[str]:
+        async with AsyncSession(world.engine) as session:
+            meetings, _ = await feed.meetings_of(
+                session, organization_id=pair.org, person_id=pair.mentor_id, limit=limit
+            )
+        names = {v: k for k, v in ids.items()}
+        return [names[m.id] for m in meetings]
+
+    assert await kept(2) == ["near", "middle"]
+    assert await kept(4) == ["recent", "near", "middle", "far"]
+    assert await kept(10) == ["old", "recent", "near", "middle", "far"]

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_infra.pytest_plugin import eventually
 from trellis_sessions.meetings.erasure import erase_person
+from trellis_shared.contracts import profiles as p
 from trellis_shared.contracts import sessions as s
 
 
@@ -309,6 +310,56 @@ async def test_state_conflicts_are_409(world):
     ended = await world.sessions.post(f"{pair.url}/end", json={"reason": "x"}, headers=pair.admin)
     assert ended.status_code == 200
     assert (await schedule(world, pair, start=later(34))).status_code == 409
+
+
+async def test_scheduling_on_a_completed_mentorship_is_a_409_problem(world):
+    pair = await world.pair()
+    closing = {"rating": 4, "goals_met": "partly", "would_recommend": True}
+    done = await world.sessions.post(f"{pair.url}/complete", json=closing, headers=pair.mentee)
+    assert done.status_code == 200 and done.json()["status"] == "completed", done.text
+    refused = await schedule(world, pair, start=later(12))
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "completed" in refused.json()["detail"]
+    listed = await world.sessions.get(f"{pair.url}/meetings", headers=pair.mentor)
+    assert listed.json()["data"] == []
+
+
+async def test_a_person_moving_zone_sees_their_meetings_in_the_new_one(world):
+    pair = await world.pair(mentor_zone="America/New_York", mentee_zone="Europe/London")
+    meeting = (await schedule(world, pair, start=later(20, hour=12), time_zone="UTC")).json()
+    url = f"/sessions/meetings/{meeting['id']}"
+
+    def mentee_time(shown):
+        [mine] = [t for t in shown["local_times"] if t["person_id"] == str(pair.mentee_id)]
+        return mine["time_zone"], mine["start"][11:16]
+
+    assert mentee_time(meeting) in (("Europe/London", "12:00"), ("Europe/London", "13:00"))
+    await world.publish(
+        p.PersonUpdated(
+            person_id=pair.mentee_id,
+            full_name="Theo Mentee",
+            email="theo@example.org",
+            time_zone="Asia/Tokyo",
+            locale="en",
+            updated_at=datetime.now(UTC),
+            version=2,
+        ),
+        org=pair.org,
+        source="trellis/profiles",
+    )
+    moved = await eventually(
+        lambda: world.sessions.get(url, headers=pair.mentee),
+        until=lambda r: mentee_time(r.json())[0] == "Asia/Tokyo",
+    )
+    # Tokyo keeps no DST: 12:00 UTC is 21:00 there on any date.
+    assert mentee_time(moved.json()) == ("Asia/Tokyo", "21:00")
+    assert moved.json()["starts_at"] == meeting["starts_at"]
+    # What the mentee schedules without naming a zone is now planned in Tokyo's wall time.
+    planned = await schedule(world, pair, headers=pair.mentee, start=later(21), time_zone=None)
+    assert planned.status_code == 201, planned.text
+    assert planned.json()["time_zone"] == "Asia/Tokyo"
+    assert planned.json()["starts_at"][11:16] == "01:00"  # 10:00 in Tokyo
 
 
 async def test_non_participants_are_told_the_meeting_does_not_exist(world):

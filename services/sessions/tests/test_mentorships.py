@@ -6,9 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from trellis_infra.pytest_plugin import eventually
+import pytest
+
+from trellis_infra.pytest_plugin import eventually, settings_for
+from trellis_sessions.mentorships.service import resume_due
+from trellis_sessions.settings import SessionsSettings
 from trellis_shared.contracts import profiles as p
 from trellis_shared.contracts import sessions as s
+from trellis_shared.db import create_engine, create_sessionmaker
 
 CLOSING = {"rating": 5, "goals_met": "fully", "would_recommend": True, "comments": "Great year"}
 
@@ -126,6 +131,48 @@ async def test_pause_resume_and_end_are_validated_and_announced(world):
         e for e in await world.events(s.MentorshipEnded, pair.id) if e.type.endswith("ended.v1")
     ]
     assert (ended_event.data.ended_by, ended_event.data.reason) == ("admin", "Changed jobs")
+
+
+@pytest.fixture
+async def resume_sweep(stack):
+    """One pass of the resume job as of a given day (the app's own runs every 5 minutes)."""
+    settings = settings_for(stack, "sessions", SessionsSettings)
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine, settings)
+
+    async def sweep(today: date) -> None:
+        async with sessionmaker() as session, session.begin():
+            await resume_due(session=session, today=today)
+
+    yield sweep
+    await engine.dispose()
+
+
+async def test_a_pause_with_a_resume_date_ends_by_itself_on_that_date(world, resume_sweep):
+    pair = await world.pair()
+    resume_on = datetime.now(UTC).date() + timedelta(days=7)
+    paused = await world.sessions.post(
+        f"{pair.url}/pause",
+        json={"reason": "Travelling", "resume_on": resume_on.isoformat()},
+        headers=pair.mentor,
+    )
+    assert paused.status_code == 200, paused.text
+
+    await resume_sweep(resume_on - timedelta(days=1))
+    still = await world.sessions.get(pair.url, headers=pair.mentee)
+    assert still.json()["status"] == "paused"
+
+    await resume_sweep(resume_on)
+    resumed = (await world.sessions.get(pair.url, headers=pair.mentee)).json()
+    assert (resumed["status"], resumed["resume_on"], resumed["version"]) == ("active", None, 3)
+    events = await eventually(
+        lambda: world.events(s.MentorshipStarted, pair.id), until=lambda e: len(e) >= 3
+    )
+    assert [e.type.split(".")[3] for e in events] == ["started", "paused", "resumed"]
+    assert events[2].data.resumed_by == "system"
+    await resume_sweep(resume_on)  # a later sweep finds nothing to do: no second transition
+    again = (await world.sessions.get(pair.url, headers=pair.mentee)).json()
+    assert (again["status"], again["version"]) == ("active", 3)
 
 
 async def test_bad_transitions_name_the_field(world):

@@ -1,5 +1,8 @@
 """The sessions service reads its own SESSIONS_ variables and no other service's."""
 
+import pytest
+from pydantic import ValidationError
+
 from trellis_sessions.settings import SessionsSettings
 
 
@@ -12,3 +15,12 @@ def test_settings_come_from_its_own_prefix(monkeypatch):
     assert settings.kafka_bootstrap == "kafka:9092"
     assert settings.db_schema == "sessions"
     assert settings.source == "trellis/sessions"
+
+
+def test_the_public_base_url_must_be_an_absolute_http_url(monkeypatch):
+    assert SessionsSettings().public_base_url == "http://localhost:8080"
+    monkeypatch.setenv("SESSIONS_PUBLIC_BASE_URL", "https://trellis.example.org")
+    assert SessionsSettings().public_base_url == "https://trellis.example.org"
+    monkeypatch.setenv("SESSIONS_PUBLIC_BASE_URL", "trellis.example.org")
+    with pytest.raises(ValidationError, match="public_base_url"):
+        SessionsSettings()

@@ -432,6 +432,12 @@ async def _write_together(
     if missing:
         known.update(await _people(session, organization_id, missing))
     owners, managers = await _emails_and_managers(session, organization_id, rows)
+    # A concurrent import may have committed some of these people after `known` was read and
+    # before their emails were: their rows would fail as "email already registered". Read the
+    # unknown ones again; whatever the email query saw is visible now.
+    unseen = {row.external_id for row in rows if known.get(row.external_id) is None}
+    if owners and unseen:
+        known.update(await _people(session, organization_id, unseen))
     staged = BatchOutcome()
     created: list[dict[str, Any]] = []
     events: list[contracts.PersonRegistered | contracts.PersonUpdated] = []

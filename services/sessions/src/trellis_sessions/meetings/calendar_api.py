@@ -13,7 +13,7 @@ from trellis_sessions.meetings.models import FeedPublic, Meeting
 from trellis_sessions.mentorships.access import visible
 from trellis_sessions.mentorships.models import Mentorship
 from trellis_shared.auth import CurrentPrincipal, Principal
-from trellis_shared.db import SessionDep
+from trellis_shared.db import SessionDep, settings_of
 from trellis_shared.problems import Problem
 
 router = APIRouter(tags=["calendar"])
@@ -53,8 +53,8 @@ async def meeting_invite(
     meeting_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
     meeting, mentorship = await visible_meeting(session, principal, meeting_id)
-    titles = await feed.summaries(session, [mentorship])
-    return _calendar(ics.invite(meeting, summary=titles[mentorship.id]), f"{meeting.id}.ics")
+    casts = await feed.casts(session, [mentorship])
+    return _calendar(ics.invite(meeting, cast=casts[mentorship.id]), f"{meeting.id}.ics")
 
 
 @router.post(
@@ -70,7 +70,8 @@ async def create_feed(principal: CurrentPrincipal, session: SessionDep) -> FeedP
         token = await feed.rotate(
             session, organization_id=principal.org, person_id=principal.person_id
         )
-    return FeedPublic(url=feed.url_of(token))
+    url = feed.url_of(settings_of(session).public_base_url, token)
+    return FeedPublic(url=url, webcal_url=feed.webcal_of(url))
 
 
 @router.delete("/calendar/feed", status_code=204, summary="Revoke the caller's calendar feed URL")
@@ -95,8 +96,8 @@ async def read_feed(token: str, session: SessionDep) -> Response:
     meetings, mentorships = await feed.meetings_of(
         session, organization_id=owner.organization_id, person_id=owner.person_id
     )
-    titles = await feed.summaries(session, list(mentorships.values()))
+    casts = await feed.casts(session, list(mentorships.values()))
     body = ics.feed(
-        ((m, titles[m.mentorship_id]) for m in meetings), name="Trellis mentoring meetings"
+        ((m, casts[m.mentorship_id]) for m in meetings), name="Trellis mentoring meetings"
     )
     return _calendar(body, "trellis.ics")

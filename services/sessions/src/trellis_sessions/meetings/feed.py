@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -17,10 +18,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_sessions import directory
+from trellis_sessions.meetings.ics import Cast, Person
 from trellis_sessions.meetings.models import CalendarFeed, Meeting
 from trellis_sessions.mentorships.models import Mentorship
 
-# A calendar app re-reads the feed every few hours; years of history are not what it needs.
+# A calendar app re-reads the feed every few hours; years of history are not what it needs, so a
+# feed holds the meetings still ahead (nearest first) and fills up with the most recent past ones.
 FEED_LIMIT = 2000
 
 
@@ -28,8 +31,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def url_of(token: str) -> str:
-    return f"/sessions/calendar/{token}.ics"
+def url_of(public_base_url: str, token: str) -> str:
+    """The absolute URL a calendar app subscribes to (through the gateway)."""
+    return f"{public_base_url.rstrip('/')}/sessions/calendar/{token}.ics"
+
+
+def webcal_of(url: str) -> str:
+    """The same feed as a webcal:// link, which opens the subscription dialog of calendar apps."""
+    return "webcal://" + url.split("://", 1)[1]
 
 
 async def rotate(session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID) -> str:
@@ -72,23 +81,33 @@ async def owner_of(session: AsyncSession, token: str) -> CalendarFeed | None:
     )
 
 
-async def summaries(session: AsyncSession, mentorships: list[Mentorship]) -> dict[uuid.UUID, str]:
-    """Each mentorship's meeting title, naming both people when the directory knows them."""
+async def casts(session: AsyncSession, mentorships: list[Mentorship]) -> dict[uuid.UUID, Cast]:
+    """Each mentorship's meeting title and people, named when the directory knows them."""
     if not mentorships:
         return {}
     ids = [p for m in mentorships for p in (m.mentor_id, m.mentee_id)]
     known = await directory.people(session, mentorships[0].organization_id, ids)
-    titles = {}
+    found = {}
     for m in mentorships:
-        names = [known[p].full_name for p in (m.mentor_id, m.mentee_id) if p in known]
-        titles[m.id] = "Mentoring: " + " & ".join(names) if len(names) == 2 else "Mentoring"
-    return titles
+        mentor, mentee = (
+            Person(p, known[p].full_name if p in known else None)
+            for p in (m.mentor_id, m.mentee_id)
+        )
+        names = [p.name for p in (mentor, mentee) if p.name]
+        summary = "Mentoring: " + " & ".join(names) if len(names) == 2 else "Mentoring"
+        found[m.id] = Cast(summary, mentor, mentee)
+    return found
 
 
 async def meetings_of(
-    session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    person_id: uuid.UUID,
+    limit: int = FEED_LIMIT,
 ) -> tuple[list[Meeting], dict[uuid.UUID, Mentorship]]:
-    """Every meeting of the person, in any of their mentorships (the latest FEED_LIMIT)."""
+    """The person's meetings in any of their mentorships, in time order: those not over yet
+    (nearest first), then the most recent past ones, `limit` in all."""
     mentorships = (
         await session.exec(
             select(Mentorship).where(
@@ -100,15 +119,25 @@ async def meetings_of(
     by_id = {m.id: m for m in mentorships}
     if not by_id:
         return [], by_id
-    meetings = (
+    theirs = select(Meeting).where(
+        Meeting.organization_id == organization_id,
+        col(Meeting.mentorship_id).in_(list(by_id)),
+    )
+    now = datetime.now(UTC)
+    ahead = (
         await session.exec(
-            select(Meeting)
-            .where(
-                Meeting.organization_id == organization_id,
-                col(Meeting.mentorship_id).in_(list(by_id)),
-            )
-            .order_by(col(Meeting.starts_at).desc())
-            .limit(FEED_LIMIT)
+            theirs.where(col(Meeting.ends_at) > now)
+            .order_by(col(Meeting.starts_at), col(Meeting.id))
+            .limit(limit)
         )
     ).all()
-    return sorted(meetings, key=lambda m: m.starts_at), by_id
+    past = []
+    if len(ahead) < limit:
+        past = (
+            await session.exec(
+                theirs.where(col(Meeting.ends_at) <= now)
+                .order_by(col(Meeting.starts_at).desc(), col(Meeting.id))
+                .limit(limit - len(ahead))
+            )
+        ).all()
+    return sorted([*past, *ahead], key=lambda m: m.starts_at), by_id

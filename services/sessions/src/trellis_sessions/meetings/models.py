@@ -209,3 +209,4 @@ class PrivateNotePublic(BaseModel):
 
 class FeedPublic(BaseModel):
     url: str = Field(description="Secret: anyone with it can read the calendar")
+    webcal_url: str = Field(description="The same URL as webcal://, for a subscribe link")
