@@ -27,6 +27,7 @@ from trellis_infra.mailsink import Mailbox, serve
 from trellis_infra.pytest_plugin import bearer, eventually, settings_for
 from trellis_notifications.email import digest, sender, tokens
 from trellis_notifications.main import create_app
+from trellis_notifications.reminders import run_once as remind
 from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.contracts import matching as m
 from trellis_shared.contracts import profiles as p
@@ -346,6 +347,60 @@ async def test_smtp_down_keeps_mail_queued_and_the_consumer_going_then_it_goes_o
     assert (sent["status"], sent["attempts"]) == ("sent", 2)
 
 
+async def test_a_reminder_still_unsent_when_the_meeting_starts_is_never_sent(world, mail_app, smtp):
+    org, mentor, mentee = await pair(world)
+    for person in (mentor, mentee):
+        put = await world.http.put(
+            "/notifications/preferences",
+            json={"reminder_lead_minutes": [60]},
+            headers=world.member(org, person),
+        )
+        assert put.status_code == 200, put.text
+    await deliver(mail_app)  # their welcomes
+    # Far enough ahead that the app's own reminders worker leaves it to this test's clock, near
+    # enough that the email's 24 h retry window is still open when the meeting starts.
+    starts = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    await world.publish(
+        s.MeetingScheduled(
+            **meeting_fields(mentor, mentee, uuid.uuid4(), starts, 1),
+            scheduled_by="mentor",
+            scheduled_at=datetime.now(UTC),
+        ),
+        org=org,
+        source="trellis/sessions",
+    )
+    row = await one_row(world, mentee, "meeting_scheduled")
+    await deliver(mail_app)
+    assert (await fresh(world, row))["status"] == "sent"
+    await eventually(
+        lambda: world.rows("SELECT * FROM reminder WHERE person_id = :p", p=mentee), until=len
+    )
+    await remind(mail_app.state.runtime.sessionmaker, now=starts - 60 * MINUTE)
+    reminder = await one_row(world, mentee, "meeting_reminder")
+    assert reminder["not_after"] == starts
+
+    await smtp.stop()
+    try:
+        done = await deliver(mail_app, now=starts - 59 * MINUTE)
+        assert done.retrying >= 1 and done.sent == 0
+        waiting = await fresh(world, reminder)
+        assert waiting["status"] == "queued" and waiting["due_at"] <= starts
+    finally:
+        await smtp.start()
+    # SMTP is back, but only after the meeting began: "starts in 1 hour" would now be false.
+    done = await deliver(mail_app, now=starts + MINUTE)
+    assert done.expired >= 1
+    expired = await fresh(world, reminder)
+    assert expired["status"] == "expired" and expired["sent_at"] is None
+    assert expired["last_error"].startswith("expired: still unsent at")
+    await deliver(mail_app, now=starts + 3 * 60 * MINUTE)
+    assert smtp.sink.by_id(reminder["id"]) == []
+    assert (await fresh(world, reminder))["status"] == "expired"
+    # The in-app reminder stays.
+    inbox = await world.inbox(org, mentee)
+    assert "meeting_reminder" in [i["kind"] for i in inbox["data"]]
+
+
 async def test_a_permanent_refusal_fails_at_once_with_the_error(world, mail_app, smtp):
     org = uuid.uuid4()
     person = await world.person(org, email=f"bounce-{uuid.uuid4().hex[:8]}@example.org")
@@ -622,6 +677,9 @@ async def test_spanish_where_translated_and_english_otherwise(world, mail_app, s
     await world.publish(goal(mentor, ana, "Primer paso"), org=org, source="s")
     proposed = await one_row(world, ana, "match_proposed")
     reached = await one_row(world, ana, "goal_completed")
+    # Every template has its Spanish; a language we do not write yet gets English.
+    pierre = await world.person(org, name="Pierre Durand", locale="fr-FR")
+    bonjour = await one_row(world, pierre, "welcome")
     await deliver(mail_app)
 
     [hello] = smtp.sink.by_id(welcome["id"])
@@ -632,9 +690,13 @@ async def test_spanish_where_translated_and_english_otherwise(world, mail_app, s
     [match] = smtp.sink.by_id(proposed["id"])
     assert match["Subject"] == "Te proponemos a Maya Mentor"
     assert "- shares Spanish" in parts(match)[0]
-    # No Spanish goal_completed yet: all of it in English, frame included.
-    [fallback] = smtp.sink.by_id(reached["id"])
-    assert fallback["Subject"] == "Goal reached: Primer paso"
+    [goal_mail] = smtp.sink.by_id(reached["id"])
+    assert goal_mail["Subject"] == "Objetivo cumplido: Primer paso"
+    text, html = parts(goal_mail)
+    assert 'El objetivo "Primer paso"' in text and '<html lang="es">' in html
+    # French is not written yet: all of it in English, frame included.
+    [fallback] = smtp.sink.by_id(bonjour["id"])
+    assert fallback["Subject"] == "Welcome to Trellis, Pierre"
     text, html = parts(fallback)
     assert "Stop these emails: https://" in text and '<html lang="en">' in html
 

@@ -28,10 +28,12 @@ from trellis_notifications.main import create_app
 from trellis_notifications.settings import NotificationsSettings
 from trellis_notifications.webhooks import retries, signing
 from trellis_notifications.webhooks.worker import client_for, run_once
+from trellis_shared.auth import mint_token
 from trellis_shared.contracts import matching as m
 from trellis_shared.db import create_engine, create_sessionmaker
 from trellis_shared.events import from_kafka
 from trellis_shared.kafka import read_topic
+from trellis_shared.settings import DEV_JWT_SECRET
 
 ACCEPTED = m.MatchAccepted.event_type
 HOOKS = "/notifications/webhooks"
@@ -305,10 +307,10 @@ async def test_a_persistently_failing_endpoint_is_disabled_and_its_admin_told(
     )
     assert inbox["data"][0]["kind"] == "webhook_disabled"
     assert inbox["data"][0]["title"] == "Webhook disabled: HR system"
-    assert inbox["data"][0]["category"] == "program_admin"
+    assert inbox["data"][0]["category"] == "account"
     assert receiver.url in inbox["data"][0]["body"]
     [email] = [e for e in await world.emails(person) if e["template"] == "webhook_disabled"]
-    assert email["critical"] is False
+    assert email["critical"] is True
 
     # While disabled: new events are not queued for it, and a resend is refused.
     resend = f"{HOOKS}/{hook['id']}/deliveries/{failed['id']}/resend"
@@ -332,6 +334,65 @@ async def test_a_persistently_failing_endpoint_is_disabled_and_its_admin_told(
         verified(hook["secret"], receiver.received[-1])["data"]
         == json.loads(receiver.received[0][1])["data"]
     )
+
+
+async def test_a_partners_disabled_webhook_reaches_every_org_admin_even_unsubscribed_ones(
+    world, worker, receiver
+):
+    org = uuid.uuid4()
+    keen = await world.person(org, name="Kim Keen")
+    opted_out = await world.person(org, name="Otto Optout")
+    registered = await world.person(org, name="Rae Registrar")
+    member = await world.person(org, name="Mo Member")
+    digest = "/notifications/admin-digest"
+    for person, on in ((keen, True), (opted_out, True), (opted_out, False)):
+        put = await world.http.put(digest, json={"enabled": on}, headers=admin(org, person))
+        assert put.status_code == 200, put.text
+    # Otto also switched the at-risk category off on both channels.
+    off = {"inbox": False, "email": False}
+    prefs = await world.http.put(
+        "/notifications/preferences",
+        json={"channels": {"program_admin": off}},
+        headers=admin(org, opted_out),
+    )
+    assert prefs.status_code == 200, prefs.text
+    # Rae once registered (and dropped) a webhook: that is how notifications knows her as an admin.
+    own = await subscribe(world, org, "http://127.0.0.1:9/elsewhere", person=registered)
+    assert (await world.http.delete(f"{HOOKS}/{own['id']}", headers=admin(org))).status_code == 204
+    partner = mint_token(
+        secret=DEV_JWT_SECRET,
+        sub="crm-sync-client",
+        org=org,
+        roles=["partner"],
+        scope=["webhooks:manage"],
+    )
+    created = await world.http.post(
+        HOOKS,
+        json={"url": receiver.url, "event_types": [ACCEPTED], "description": "CRM sync"},
+        headers={"Authorization": f"Bearer {partner}"},
+    )
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    receiver.always = 500
+    await world.publish(accepted(), org=org, source="trellis/matching")
+    await delivered(world, org, hook)
+    await worker.until(
+        lambda: _log(world, org, hook),
+        until=lambda d: d[0]["status"] == "failed",
+        webhook_retry_scale=0.0001,
+    )
+
+    for person in (keen, opted_out, registered):
+        inbox = await eventually(
+            lambda p=person: world.inbox(org, p),
+            until=lambda i: any(x["kind"] == "webhook_disabled" for x in i["data"]),
+        )
+        [item] = [x for x in inbox["data"] if x["kind"] == "webhook_disabled"]
+        assert item["title"] == "Webhook disabled: CRM sync"
+        [email] = [e for e in await world.emails(person) if e["template"] == "webhook_disabled"]
+        assert (email["critical"], email["status"]) == (True, "queued")
+    assert [e for e in await world.emails(member) if e["template"] == "webhook_disabled"] == []
+    assert all(x["kind"] != "webhook_disabled" for x in (await world.inbox(org, member))["data"])
 
 
 async def test_production_refuses_private_targets_at_registration_and_on_the_wire(

@@ -1,4 +1,5 @@
-"""Notifications HTTP routes: the caller's own in-app inbox, also as a live stream."""
+"""Notifications HTTP routes: the caller's own in-app inbox, also as a live stream (opened with a
+bearer token, or with a single-use ticket where the client cannot send headers: stream_tickets)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from trellis_notifications import service
-from trellis_notifications.deps import CallerPersonId, SessionDep
+from trellis_notifications import service, stream_tickets
+from trellis_notifications.deps import CallerPersonId, SessionDep, person_of
 from trellis_notifications.models import InboxItemPublic, InboxPublic
-from trellis_shared.auth import CurrentPrincipal
+from trellis_notifications.stream_tickets import StreamTicketPublic
+from trellis_shared.auth import CurrentPrincipal, authenticate
 from trellis_shared.pagination import decode_cursor, encode_cursor
+from trellis_shared.problems import Problem
 
 router = APIRouter(prefix="/notifications", tags=["inbox"])
 LOOKBACK = timedelta(seconds=10)
+# Declares the bearer scheme on the stream's OpenAPI entry; `_stream_caller` reads the header.
+_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT")
 
 
 @router.get(
@@ -68,19 +74,79 @@ async def mark_all_read(
     return {"marked_read": changed, "unread_count": 0}
 
 
+@router.post(
+    "/inbox/stream-tickets",
+    status_code=201,
+    response_model=StreamTicketPublic,
+    summary="A single-use ticket that opens the caller's live inbox stream within 60 seconds",
+    description="For clients that cannot send an `Authorization` header (a browser's "
+    "`EventSource`): open `GET /notifications/inbox/stream?ticket=...` with it.",
+)
+async def issue_stream_ticket(
+    principal: CurrentPrincipal, person_id: CallerPersonId, session: SessionDep
+) -> StreamTicketPublic:
+    async with session.begin():
+        ticket, expires_at = await stream_tickets.issue(
+            session=session, organization_id=principal.org, person_id=person_id
+        )
+    return StreamTicketPublic(ticket=ticket, expires_at=expires_at)
+
+
+def _bad_ticket(detail: str) -> Problem:
+    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="trellis"'})
+
+
+async def _stream_caller(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    ticket: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=512,
+            description="From `POST /notifications/inbox/stream-tickets`, instead of a bearer "
+            "token; good for one stream within 60 seconds",
+        ),
+    ] = None,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The (organization, person) whose stream this is: from the ticket, or the bearer token."""
+    if ticket is None:
+        principal = await authenticate(request)
+        return principal.org, await person_of(principal)
+    async with request.app.state.runtime.sessionmaker() as session, session.begin():
+        owner = await stream_tickets.redeem(session=session, ticket=ticket)
+    if owner is None:
+        raise _bad_ticket(
+            "This stream ticket is unknown, already used or expired: ask for a new one"
+        )
+    if request.headers.get("authorization"):
+        # Both credentials sent: they must name the same caller, or neither is trusted.
+        principal = await authenticate(request)
+        if (principal.org, principal.person_id) != owner:
+            raise _bad_ticket("This stream ticket was issued to someone else")
+    return owner
+
+
 @router.get(
     "/inbox/stream",
     response_class=EventSourceResponse,
     summary="Live inbox: Server-Sent Events, one `notification` event per new item",
-    description="Resumable: send the last received event id back as `Last-Event-ID` and the "
-    "items created since then are sent first. Without it, the stream starts with the next item.",
+    description="Authenticated by a bearer token or by `?ticket=` (see `POST "
+    "/notifications/inbox/stream-tickets`). Resumable: send the last received event id back as "
+    "`Last-Event-ID` (or, from a new `EventSource`, as `?last_event_id=`) and the items created "
+    "since then are sent first. Without it, the stream starts with the next item.",
 )
 async def stream_inbox(
     request: Request,
-    principal: CurrentPrincipal,
-    person_id: CallerPersonId,
+    caller: Annotated[tuple[uuid.UUID, uuid.UUID], Depends(_stream_caller)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=200)] = None,
+    resume_from: Annotated[
+        str | None,
+        Query(alias="last_event_id", max_length=200, description="As the `Last-Event-ID` header"),
+    ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
+    organization_id, person_id = caller
+    last_event_id = last_event_id or resume_from
     resumed = decode_cursor(last_event_id) if last_event_id else None
     since = resumed[0] if resumed else datetime.now(UTC)
     after = resumed or (since, uuid.UUID(int=0))
@@ -91,7 +157,10 @@ async def stream_inbox(
         while True:
             async with runtime.sessionmaker() as session:
                 items = await service.inbox_since(
-                    session=session, organization_id=principal.org, person_id=person_id, after=after
+                    session=session,
+                    organization_id=organization_id,
+                    person_id=person_id,
+                    after=after,
                 )
             for item in items:
                 if item.id in sent:

@@ -55,6 +55,15 @@ def _meeting_link(data: Any) -> str:
     return f"/sessions/meetings/{data.meeting_id}"
 
 
+def _agreement_link(data: Any) -> str:
+    return f"/sessions/mentorships/{data.mentorship_id}/agreement"
+
+
+def _evaluations_link(data: Any) -> str:
+    # The closing evaluations of the mentorship (a participant sends theirs with POST .../complete).
+    return f"/sessions/mentorships/{data.mentorship_id}/evaluations"
+
+
 def _other_signer(data: s.AgreementSigned) -> list[Recipient]:
     if data.complete:
         return _pair(data)
@@ -101,7 +110,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
     m.MatchDeclined.event_type: (Rule("match_declined", "matching", _pair),),
     m.MatchExpired.event_type: (Rule("match_expired", "matching", _pair),),
     s.MentorshipStarted.event_type: (
-        Rule("mentorship_started", "mentorship", _pair, _mentorship_link),
+        # The first thing a new pair does is agree on goals: the message leads to the agreement.
+        Rule("mentorship_started", "mentorship", _pair, _agreement_link),
     ),
     s.MentorshipPaused.event_type: (
         Rule("mentorship_paused", "mentorship", _pair, _mentorship_link),
@@ -110,10 +120,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Rule("mentorship_resumed", "mentorship", _pair, _mentorship_link),
     ),
     s.MentorshipCompleted.event_type: (
-        Rule("mentorship_completed", "mentorship", _pair, _mentorship_link),
+        Rule("mentorship_completed", "mentorship", _pair, _evaluations_link),
     ),
     s.MentorshipEnded.event_type: (
-        Rule("mentorship_ended", "mentorship", _pair, _mentorship_link),
+        Rule("mentorship_ended", "mentorship", _pair, _evaluations_link),
     ),
     s.MentorshipAtRisk.event_type: (
         Rule("mentorship_at_risk", "mentorship", _pair, _mentorship_link),
@@ -123,7 +133,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
             "agreement_signed",
             "mentorship",
             _other_signer,
-            lambda d: f"/sessions/mentorships/{d.mentorship_id}/agreement",
+            _agreement_link,
         ),
     ),
     s.MeetingScheduled.event_type: (Rule("meeting_scheduled", "meetings", _pair, _meeting_link),),

@@ -14,8 +14,9 @@ from trellis_notifications.models import NotificationsTable, optional_timestamp,
 
 # queued: goes out once due_at has passed (quiet hours push due_at to the window's end);
 # digest: goes out in the person's next daily digest (due_at); sent; failed: gave up after
-# retries; suppressed: will never go out (the person was erased, or switched the channel off).
-STATUSES = ("queued", "digest", "sent", "failed", "suppressed")
+# retries; suppressed: will never go out (the person was erased, or switched the channel off);
+# expired: was still unsent at its not_after, when it would have said something no longer true.
+STATUSES = ("queued", "digest", "sent", "failed", "suppressed", "expired")
 
 
 class EmailDelivery(NotificationsTable, table=True):
@@ -48,6 +49,9 @@ class EmailDelivery(NotificationsTable, table=True):
     # The first due time (set by the email worker when it claims the row; due_at then moves with
     # leases and retries), so a message sent late can say how late.
     planned_at: datetime | None = optional_timestamp()
+    # Past this, the message is dropped rather than sent (a meeting reminder once the meeting has
+    # started: "starts in 1 hour" would be wrong); None for messages that stay true.
+    not_after: datetime | None = optional_timestamp()
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = optional_timestamp()

@@ -12,11 +12,12 @@ from trellis_shared.db import SessionDep  # noqa: F401  (re-exported for the rou
 from trellis_shared.problems import Problem
 
 
-async def _person(principal: CurrentPrincipal) -> uuid.UUID:
+async def person_of(principal: CurrentPrincipal) -> uuid.UUID:
+    """The caller as a person with an inbox (a member or an org admin), else 403."""
     person_id = principal.person_id
     if person_id is None or not principal.has_role("member", "org_admin"):
         raise Problem(403, "Only a person has an inbox")
     return person_id
 
 
-CallerPersonId = Annotated[uuid.UUID, Depends(_person)]
+CallerPersonId = Annotated[uuid.UUID, Depends(person_of)]

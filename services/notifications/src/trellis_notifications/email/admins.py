@@ -1,6 +1,12 @@
-"""Program admins who asked for at-risk digests: an org admin opts in, and every mentorship of
-their organization that falls below its program's health threshold reaches their inbox and their
-next daily digest.
+"""The org admins notifications knows, and the at-risk digests some of them asked for: an org
+admin opts in, and every mentorship of their organization that falls below its program's health
+threshold reaches their inbox and their next daily digest.
+
+Roles live in tokens, and no event says who is an org admin, so notifications knows an admin once
+they have used one of its admin routes: the digest switch, or registering a webhook. Such an admin
+stays known with the digest off; operational notices (`known_admins`, e.g. a webhook disabled)
+reach every known admin whatever their digest or category choices. A known gap: an org admin who
+never used those routes is not told.
 
 The catalog's rules are functions of an event's data; who the admins are is a database fact, so
 this is a hook the consumer calls after the catalog (handlers.py).
@@ -61,6 +67,28 @@ async def set_digest(
         )
     )
     return enabled
+
+
+async def record_admin(
+    session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID
+) -> None:
+    """Remember an org admin for operational notices; their digest choice stays as it was (off
+    for one not seen before)."""
+    await session.execute(
+        insert(AdminContact.__table__)
+        .values(organization_id=organization_id, person_id=person_id, enabled=False)
+        .on_conflict_do_nothing(index_elements=["organization_id", "person_id"])
+    )
+
+
+async def known_admins(session: AsyncSession, organization_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every org admin of the organization notifications knows, digest on or off."""
+    found = await session.exec(
+        select(AdminContact.person_id)
+        .where(AdminContact.organization_id == organization_id)
+        .order_by(AdminContact.person_id)
+    )
+    return list(found.all())
 
 
 async def notify_admins(session: AsyncSession, event: Event) -> None:

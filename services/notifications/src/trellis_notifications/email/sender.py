@@ -8,7 +8,9 @@ lease ends: they go out once more with the same Message-ID, so a resend is recog
 Outcomes: sent; a transient failure (refused connection, timeout, 4xx) retries with exponential
 backoff and jitter until `email_give_up_after_h` has passed since the row was written, then
 fails; a permanent 5xx fails at once. An unknown address waits for the person's registration to
-arrive, within the same window. Critical messages keep no address nor content once done.
+arrive, within the same window. A message still unsent at its `not_after` (a meeting reminder
+once the meeting has begun) expires instead: it is never sent. Critical messages keep no address
+nor content once done.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Pass:
     retrying: int = 0
     failed: int = 0
     suppressed: int = 0
+    expired: int = 0
     waiting_for_address: int = 0
 
 
@@ -161,6 +164,19 @@ async def _sendable(
             # Switched off (or erased) after it was queued: it never goes.
             await _update(session, row, status="suppressed")
             done.suppressed += 1
+        elif row.not_after is not None and now >= row.not_after:
+            log.info(
+                "email %s (%s) expired unsent at %s after %d attempts",
+                row.id,
+                row.template,
+                row.not_after.isoformat(),
+                row.attempts,
+            )
+            error = f"expired: still unsent at {row.not_after:%Y-%m-%d %H:%M} UTC" + (
+                f" (last error: {row.last_error})" if row.last_error else ""
+            )
+            await _update(session, row, **_finished(row, status="expired", error=error))
+            done.expired += 1
         elif row.to_address is None and person is not None and person.email:
             await _update(session, row, to_address=person.email)
             row.to_address = person.email
@@ -299,7 +315,9 @@ async def _record(
             values = _finished(row, status="failed", error=attempt.error)
             done.failed += 1
         else:
-            retry_at = min(now + _backoff(tries, settings), _deadline(row, settings))
+            # Not past its expiry either: it is settled (expired) as soon as it is too late.
+            deadline = _deadline(row, settings)
+            retry_at = min(now + _backoff(tries, settings), deadline, row.not_after or deadline)
             values = {"due_at": retry_at, "last_error": attempt.error[:_ERROR_LIMIT]}
             done.retrying += 1
         await _update(session, row, attempts=tries, **values)

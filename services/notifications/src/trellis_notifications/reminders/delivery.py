@@ -6,7 +6,8 @@ make the last of them late.
 The same decisions as `dispatch.notify` (tests compare the two row by row): an erased person gets
 nothing; each channel follows the person's switches for the category; the context is
 `dispatch.context_for`'s; and, reminders being about a time, their email is queued at once,
-never held for quiet hours nor put in a digest.
+never held for quiet hours nor put in a digest. One thing more: a reminder's email expires at
+the meeting's start (`not_after`), so an SMTP outage cannot make it arrive too late to be true.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ async def deliver(session: AsyncSession, messages: Sequence[Message]) -> None:
                     "status": "queued",
                     "delayed_for": None,
                     "due_at": now,
+                    # Retried while SMTP is down, but never after the meeting has begun.
+                    "not_after": m.data.starts_at,
                     "attempts": 0,
                     "created_at": now,
                 }

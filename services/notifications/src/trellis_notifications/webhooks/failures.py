@@ -4,8 +4,11 @@ The rule: a subscription is disabled when one of its deliveries fails for good (
 its 24 h retry window failed) while the endpoint has not answered a single attempt with a 2xx for
 the whole window (`failing_since` is at least a window ago). An endpoint that answers some
 deliveries and fails others stays on; each lost delivery is still reported. Disabling emits
-`webhook.disabled` and tells the org admin who registered the subscription (a partner client
-has no inbox: the event is then the only notice).
+`webhook.disabled` and tells every org admin of the organization notifications knows
+(`admins.known_admins`, plus the admin who registered it) in their inbox and by email, whoever
+registered it (a partner client has no inbox of its own). It is an operational notice, sent as
+critical: neither the at-risk digest switch nor a category turned off silences it, since partner
+data stops flowing until an admin acts.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trellis_notifications import dispatch, events
+from trellis_notifications import directory, dispatch, events
 from trellis_notifications.catalog import Recipient
+from trellis_notifications.email import admins
 from trellis_notifications.webhooks import retries
 from trellis_notifications.webhooks.models import WebhookSubscription
 from trellis_shared.contracts import notifications as contracts
 
 TEMPLATE = "webhook_disabled"
+# Critical messages ignore preferences; the category only files the inbox item.
+CATEGORY = "account"
 
 
 async def give_up(
@@ -93,15 +99,21 @@ async def disable(
         ),
         tenant=subscription.organization_id,
     )
+    told = set(await admins.known_admins(session, subscription.organization_id))
     if subscription.created_by_person_id is not None:
+        told.add(subscription.created_by_person_id)
+    people = await directory.people(session, subscription.organization_id, list(told))
+    for person_id in sorted(told):
+        if person_id in people and people[person_id].erased:
+            continue  # critical messages reach the erased too; this one has no reason to
         await dispatch.notify(
             session,
             tenant=subscription.organization_id,
-            recipient=Recipient(subscription.created_by_person_id, "org_admin"),
+            recipient=Recipient(person_id, "org_admin"),
             source_id=event.id,
             template=TEMPLATE,
-            category="program_admin",
+            category=CATEGORY,
             data=event.data,
             link=f"/notifications/webhooks/{subscription.id}",
-            critical=False,
+            critical=True,
         )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from trellis_notifications.email import admins
 from trellis_notifications.webhooks import signing, ssrf
 from trellis_notifications.webhooks.fanout import wake
 from trellis_notifications.webhooks.models import (
@@ -51,6 +52,10 @@ async def create(
         created_by_person_id=principal.person_id if principal.has_role("org_admin") else None,
     )
     session.add(subscription)
+    if subscription.created_by_person_id is not None:
+        await admins.record_admin(
+            session, organization_id=principal.org, person_id=subscription.created_by_person_id
+        )
     await session.flush()
     return subscription
 

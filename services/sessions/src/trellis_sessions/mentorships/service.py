@@ -193,7 +193,8 @@ async def complete(
     """Complete the mentorship, with the caller's closing evaluation when they are a participant.
 
     The first participant (or an admin) completes it; the other side then adds their own
-    evaluation the same way. Evaluating twice is a conflict.
+    evaluation the same way. After an early end each side may still leave one (the closing
+    survey asks for it); the mentorship stays ended. Evaluating twice is a conflict.
     """
     side = side_of(mentorship, author_id)
     if side is not None and closing is None:
@@ -202,10 +203,13 @@ async def complete(
             "Invalid body: a participant completes the mentorship with a closing evaluation",
             errors=[{"field": "body", "message": "closing evaluation required"}],
         )
-    if mentorship.status != "completed":
+    closed = mentorship.status in ("completed", "ended")
+    if not closed:
         require_status(mentorship, *OPEN, doing="complete")
     elif side is None:
-        raise Problem(409, "The mentorship is already completed", slug="mentorship-state")
+        raise Problem(
+            409, f"The mentorship is already {mentorship.status}", slug="mentorship-state"
+        )
     if side is not None and closing is not None:
         session.add(
             Evaluation(
@@ -223,7 +227,7 @@ async def complete(
             raise Problem(
                 409, "You have already evaluated this mentorship", slug="already-evaluated"
             ) from exc
-    if mentorship.status == "completed":
+    if closed:
         return mentorship
     now = datetime.now(UTC)
     mentorship.status, mentorship.completed_at = "completed", now
