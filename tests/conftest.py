@@ -3,20 +3,14 @@
 import httpx
 import pytest
 
-from trellis_infra.stack import SERVICES
+from trellis_infra.pytest_plugin import processes_with
 
 
 @pytest.fixture(scope="module")
 def platform(stack):
     """Every service running as its own process, and the gateway in front of them."""
-    for service in SERVICES:
-        stack.start_service(service, wait=False)
-    for service in SERVICES:
-        stack.wait_ready(service)
-    stack.gateway.start()
-    yield stack
-    for service in SERVICES:
-        stack.stop_service(service)
+    with processes_with(stack) as running:
+        yield running
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trellis_infra.pytest_plugin import processes_with
 from trellis_infra.stack import SERVICES, Stack
 from trellis_shared.settings import DEV_JWT_SECRET
 
@@ -33,35 +34,12 @@ RETRYABLE = {429, 500, 502, 503, 504}
 T = TypeVar("T")
 
 
-@contextmanager
-def services_running(stack: Stack, env: dict[str, str]) -> Iterator[Stack]:
-    """Every service a process started with `env` added, and the gateway; restored after."""
-    extra = stack.config.extra_service_env
-    before = dict(extra)
-    extra.update(env)
-    for service in SERVICES:
-        # A process left by an earlier module would keep its own settings.
-        stack.stop_service(service)
-    try:
-        for service in SERVICES:
-            stack.start_service(service, wait=False)
-        for service in SERVICES:
-            stack.wait_ready(service)
-        stack.gateway.start()
-        yield stack
-    finally:
-        for service in SERVICES:
-            stack.stop_service(service)
-        extra.clear()
-        extra.update(before)
-
-
 @pytest.fixture(scope="module")
 def platform(stack, request):
     """The platform with the test module's `SERVICE_ENV` (e.g. a short webhook retry schedule)."""
     if stack.config.external_kafka or stack.config.external_admin_dsn:
         pytest.skip("fault tests stop and kill the local broker and database")
-    with services_running(stack, dict(getattr(request.module, "SERVICE_ENV", {}))) as running:
+    with processes_with(stack, **getattr(request.module, "SERVICE_ENV", {})) as running:
         yield running
 
 
