@@ -102,6 +102,24 @@ async def test_meeting_times_are_shown_in_each_persons_zone(world):
     assert theirs["data"][0]["title"] == "Meeting with Maya Mentor: Mon 11 Jan 2027, 14:00 GMT"
 
 
+async def test_meeting_times_read_in_each_persons_language(world):
+    org = uuid.uuid4()
+    maya = await world.person(org, name="Maya Mentor", time_zone="Europe/Madrid")
+    ana = await world.person(org, name="Ana García", time_zone="Europe/Madrid", locale="es-ES")
+    starts = datetime(2027, 3, 10, 15, 30, tzinfo=UTC)  # 16:30 in Madrid, before summer time
+    await world.publish(_meeting(uuid.uuid4(), maya, ana, starts), org=org, source="s")
+    mine = await eventually(lambda: world.inbox(org, maya), until=lambda i: len(i["data"]) >= 2)
+    theirs = await eventually(lambda: world.inbox(org, ana), until=lambda i: len(i["data"]) >= 2)
+    assert mine["data"][0]["title"] == "Meeting with Ana García: Wed 10 Mar 2027, 16:30 CET"
+    assert theirs["data"][0]["title"] == "Reunión con Maya Mentor: mié 10 mar 2027, 16:30 CET"
+    assert "el mié 10 mar 2027, 16:30 CET (videollamada" in theirs["data"][0]["body"]
+    # The email is rendered when sent, from the context queued with it.
+    [queued] = [e for e in await world.emails(ana) if e["template"] == "meeting_scheduled"]
+    assert (queued["locale"], queued["context"]["when"]) == ("es-ES", "mié 10 mar 2027, 16:30 CET")
+    [english] = [e for e in await world.emails(maya) if e["template"] == "meeting_scheduled"]
+    assert english["context"]["when"] == "Wed 10 Mar 2027, 16:30 CET"
+
+
 async def test_preferences_switch_channels_and_time_the_email(world):
     org, mentor, mentee = await _pair(world, mentee="UTC")
     headers = world.member(org, mentee)

@@ -701,16 +701,23 @@ async def test_spanish_where_translated_and_english_otherwise(world, mail_app, s
     assert "Stop these emails: https://" in text and '<html lang="en">' in html
 
 
-async def test_program_admins_who_opt_in_get_at_risk_items_and_a_digest(world, mail_app, smtp):
+async def test_program_admins_get_at_risk_items_and_a_digest_unless_switched_off(
+    world, mail_app, smtp
+):
     org, mentor, mentee = await pair(world)
     admin = await world.person(org, name="Ada Admin")
-    quiet_admin = await world.person(org, name="Otto Other")
-    url = "/notifications/admin-digest"
+    opted_out = await world.person(org, name="Otto Optout")
+    never_seen = await world.person(org, name="Nora Never")  # an admin who never called us
+    # Reading their inbox as an org admin is all it takes: the digest is on by default.
     as_admin = bearer(org=org, roles=["org_admin"], sub=admin)
-    assert (await world.http.get(url, headers=as_admin)).json() == {"enabled": False}
-    put = await world.http.put(url, json={"enabled": True}, headers=as_admin)
-    assert put.status_code == 200 and put.json() == {"enabled": True}
-    assert (await world.http.get(url, headers=as_admin)).json() == {"enabled": True}
+    read = await world.http.get("/notifications/inbox", headers=as_admin)
+    assert read.status_code == 200, read.text
+    url = "/notifications/admin-digest"
+    as_otto = bearer(org=org, roles=["org_admin"], sub=opted_out)
+    assert (await world.http.get(url, headers=as_otto)).json() == {"enabled": True}
+    put = await world.http.put(url, json={"enabled": False}, headers=as_otto)
+    assert put.status_code == 200 and put.json() == {"enabled": False}
+    assert (await world.http.get(url, headers=as_otto)).json() == {"enabled": False}
     member = await world.http.put(url, json={"enabled": True}, headers=world.member(org, mentor))
     assert member.status_code == 403
     extra = await world.http.put(url, json={"enabled": True, "email": "x@y"}, headers=as_admin)
@@ -736,7 +743,10 @@ async def test_program_admins_who_opt_in_get_at_risk_items_and_a_digest(world, m
     assert inbox["data"][0]["category"] == "program_admin"
     row = await one_row(world, admin, "at_risk_admin")
     assert (row["status"], row["category"]) == ("digest", "program_admin")
-    assert await rows(world, quiet_admin, "at_risk_admin") == []
+    # Every admin is handled in the event's one transaction: Ada's item means the others had theirs.
+    for other in (opted_out, never_seen):
+        assert await rows(world, other, "at_risk_admin") == []
+        assert [i["kind"] for i in (await world.inbox(org, other))["data"]] == ["welcome"]
     assert len(await rows(world, mentee, "mentorship_at_risk")) == 1  # the nudge, as before
 
     sessionmaker, settings = mail_app.state.runtime.sessionmaker, mail_app.state.settings

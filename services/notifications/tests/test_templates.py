@@ -153,12 +153,21 @@ def _people(locale: str) -> dict[uuid.UUID, PersonView]:
     }
 
 
-async def _context(data: Any, recipient: Recipient, link: str | None, locale: str) -> dict:
+async def _context(
+    template: str, data: Any, recipient: Recipient, link: str | None, locale: str
+) -> dict:
     # A session that is never connected: with the program names given, context_for only reads
     # the settings the session carries.
     session = AsyncSession(info={"settings": NotificationsSettings()})
     return await dispatch.context_for(
-        session, ORG, data, recipient, _people(locale), link, {PROGRAM: "Women in Tech"}
+        session,
+        ORG,
+        data,
+        recipient,
+        _people(locale),
+        link,
+        {PROGRAM: "Women in Tech"},
+        template=template,
     )
 
 
@@ -169,21 +178,30 @@ async def samples(locale: str) -> list[tuple[str, dict[str, Any]]]:
     for data in EVENTS:
         for rule in RULES[data.event_type]:
             for recipient in rule.recipients(data):
-                context = await _context(data, recipient, rule.link(data), locale)
+                context = await _context(rule.template, data, recipient, rule.link(data), locale)
                 out.append((rule.template, context))
     pair = Recipient(MENTEE, "mentee", MENTOR)
     on_time = _wording(60, timedelta(minutes=60), timedelta(0), timedelta(minutes=2))
     late = _wording(1440, timedelta(hours=3), timedelta(hours=21), timedelta(minutes=2))
     for extra in (on_time, late):
-        context = await _context(REMINDER, pair, f"/sessions/meetings/{MEETING}", locale)
+        context = await _context(
+            "meeting_reminder", REMINDER, pair, f"/sessions/meetings/{MEETING}", locale
+        )
         out.append(("meeting_reminder", context | extra))
     checkin = CheckinFacts(**PAIR, cadence_days=14)
-    out.append(("checkin_prompt", await _context(checkin, pair, None, locale)))
+    out.append(("checkin_prompt", await _context("checkin_prompt", checkin, pair, None, locale)))
     admin = Recipient(ADMIN, "program_admin")
     names = {"mentor": "Maya Mentor", "mentee": "Ana García"}
-    out.append(("at_risk_admin", await _context(AT_RISK, admin, None, locale) | names))
+    out.append(
+        ("at_risk_admin", await _context("at_risk_admin", AT_RISK, admin, None, locale) | names)
+    )
     owner = Recipient(ADMIN, "org_admin")
-    out.append(("webhook_disabled", await _context(DISABLED, owner, "/notifications/w", locale)))
+    out.append(
+        (
+            "webhook_disabled",
+            await _context("webhook_disabled", DISABLED, owner, "/notifications/w", locale),
+        )
+    )
     items = [
         {"subject": "Goal reached: Speak at a meetup", "link": "https://t.example/x"},
         {"subject": "Milestone reached: Draft the talk", "link": None},
@@ -252,3 +270,19 @@ async def test_the_links_the_messages_promise_are_in_them(locale):
         message = templates.render(template, locale, by_template[template])
         assert f'<a href="{base}{path}">' in message.html, (template, message.html)
         assert f"({base}{path})" in message.text, (template, message.text)
+
+
+@pytest.mark.parametrize(
+    ("locale", "shown"),
+    [
+        ("en", "Sun 1 Aug 2027, 09:05 CEST"),
+        ("es", "dom 1 ago 2027, 09:05 CEST"),
+        ("es_MX", "dom 1 ago 2027, 09:05 CEST"),
+        ("fr-FR", "Sun 1 Aug 2027, 09:05 CEST"),  # no French words yet: English, like the text
+    ],
+)
+def test_times_read_in_the_persons_language(locale, shown):
+    assert dispatch.local_time(datetime(2027, 8, 1, 7, 5, tzinfo=UTC), "Europe/Madrid", locale) == (
+        shown
+    )
+    assert dispatch.local_time(None, "Europe/Madrid", locale) is None

@@ -112,7 +112,7 @@ async def _stream_caller(
     """The (organization, person) whose stream this is: from the ticket, or the bearer token."""
     if ticket is None:
         principal = await authenticate(request)
-        return principal.org, await person_of(principal)
+        return principal.org, await person_of(principal, request)
     async with request.app.state.runtime.sessionmaker() as session, session.begin():
         owner = await stream_tickets.redeem(session=session, ticket=ticket)
     if owner is None:

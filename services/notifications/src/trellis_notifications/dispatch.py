@@ -29,8 +29,22 @@ INBOX_CHANNEL = "trellis_inbox"
 BODY_LIMIT = 2000
 
 
-def local_time(at: datetime | None, zone: str) -> str | None:
-    """`at` as the person reads it: in their zone, with the zone's abbreviation."""
+# Day and month abbreviations by language, from a table rather than the process's C locale.
+_CALENDAR_WORDS = {
+    "en": (
+        ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    ),
+    "es": (
+        ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
+        ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"),
+    ),
+}
+
+
+def local_time(at: datetime | None, zone: str, locale: str = "en") -> str | None:
+    """`at` as the person reads it: in their zone, with the zone's abbreviation, and the day and
+    month in their language ("Wed 10 Mar 2027, 16:30 CET", "mié 10 mar 2027, 16:30 CET")."""
     if at is None:
         return None
     try:
@@ -38,7 +52,11 @@ def local_time(at: datetime | None, zone: str) -> str | None:
     except (KeyError, ValueError):
         tz = ZoneInfo("UTC")
     local = at.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+    days, months = _CALENDAR_WORDS.get(templates.language(locale), _CALENDAR_WORDS["en"])
+    return (
+        f"{days[local.weekday()]} {local.day} {months[local.month - 1]} {local.year}, "
+        f"{local:%H:%M} {local.tzname()}"
+    )
 
 
 def _person(view: directory.PersonView | None, fallback: str) -> dict[str, Any]:
@@ -54,11 +72,15 @@ async def context_for(
     people: dict[uuid.UUID, directory.PersonView],
     link: str | None,
     programs: dict[uuid.UUID, str] | None = None,
+    *,
+    template: str,
 ) -> dict[str, Any]:
     """Everything a template may use; JSON only, since emails are rendered when sent.
-    `programs` (names by id), when the caller already has them, saves a query per message."""
+    `programs` (names by id), when the caller already has them, saves a query per message;
+    `template` is the one the context is for: its times read in the language it is written in."""
     person = people.get(recipient.person_id)
     zone = person.time_zone if person is not None else "UTC"
+    locale = templates.locale_for(template, person.locale if person is not None else "en")
     other = people.get(recipient.other_id) if recipient.other_id else None
     program_id = getattr(data, "program_id", None)
     base = settings_of(session).public_base_url.rstrip("/")
@@ -76,9 +98,9 @@ async def context_for(
         if program_id
         else None,
         "time_zone": zone,
-        "when": local_time(getattr(data, "starts_at", None), zone),
-        "previous_when": local_time(getattr(data, "previous_starts_at", None), zone),
-        "expires": local_time(getattr(data, "expires_at", None), zone),
+        "when": local_time(getattr(data, "starts_at", None), zone, locale),
+        "previous_when": local_time(getattr(data, "previous_starts_at", None), zone, locale),
+        "expires": local_time(getattr(data, "expires_at", None), zone, locale),
         "link": f"{base}{link}" if link else None,
         "path": link,
     }
@@ -189,7 +211,9 @@ async def notify(
     if person is not None and person.erased and not critical:
         return
     prefs = await preferences.effective(session, tenant, recipient.person_id)
-    context = await context_for(session, tenant, data, recipient, people, link) | (extra or {})
+    context = await context_for(
+        session, tenant, data, recipient, people, link, template=template
+    ) | (extra or {})
     if critical or prefs.allows(category, "inbox"):
         rendered = templates.render(template, person.locale if person else "en", context)
         await add_to_inbox(

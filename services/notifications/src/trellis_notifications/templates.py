@@ -32,32 +32,37 @@ def _environment() -> Environment:
     )
 
 
-def _language(locale: str) -> str:
+def language(locale: str) -> str:
+    """A locale's language: "es" for es, es-MX or es_ES."""
     return (locale or FALLBACK_LOCALE).replace("_", "-").split("-")[0].lower()
 
 
 def exists(template: str, locale: str = FALLBACK_LOCALE) -> bool:
     try:
-        _environment().get_template(f"{_language(locale)}/{template}.j2")
+        _environment().get_template(f"{language(locale)}/{template}.j2")
         return True
     except TemplateNotFound:
         return False
+
+
+def locale_for(template: str, locale: str) -> str:
+    """The locale the template is rendered in for a person of `locale`: theirs, or English when
+    we have no translation yet."""
+    return locale if exists(template, locale) else FALLBACK_LOCALE
 
 
 def render(template: str, locale: str, context: dict[str, Any]) -> Rendered:
     """The message in the person's language (English when we have no translation yet)."""
     env = _environment()
     context = {"link": None, "program": None, "unsubscribe_url": None} | dict(context)
-    language = _language(locale)
-    if not exists(template, language):
-        language = FALLBACK_LOCALE
-    source = env.get_template(f"{language}/{template}.j2")
+    lang = language(locale_for(template, locale))
+    source = env.get_template(f"{lang}/{template}.j2")
     ctx = source.new_context(dict(context))
     # Autoescaping is for the HTML part: the subject and the text part are plain text, so a name
     # like O'Brien must not reach them as O&#39;Brien.
     subject = html_lib.unescape(" ".join("".join(source.blocks["subject"](ctx)).split()))
     text = html_lib.unescape("".join(source.blocks["text"](ctx)).strip())
     content = "".join(source.blocks["html"](ctx)).strip()
-    layout = env.get_template(f"{language}/_layout.html.j2")
+    layout = env.get_template(f"{lang}/_layout.html.j2")
     html = layout.render(dict(context) | {"subject": subject, "content": content})
     return Rendered(subject=subject, text=text, html=html)

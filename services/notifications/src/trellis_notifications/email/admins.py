@@ -1,12 +1,12 @@
-"""The org admins notifications knows, and the at-risk digests some of them asked for: an org
-admin opts in, and every mentorship of their organization that falls below its program's health
-threshold reaches their inbox and their next daily digest.
+"""The org admins notifications knows, and their at-risk digests: every mentorship of their
+organization that falls below its program's health threshold reaches a known admin's inbox and
+their next daily digest, unless they switched the digest off.
 
 Roles live in tokens, and no event says who is an org admin, so notifications knows an admin once
-they have used one of its admin routes: the digest switch, or registering a webhook. Such an admin
-stays known with the digest off; operational notices (`known_admins`, e.g. a webhook disabled)
-reach every known admin whatever their digest or category choices. A known gap: an org admin who
-never used those routes is not told.
+they have made any request to it as an org admin (deps.remember_admin: reading their inbox is
+enough), or registered a webhook. A switched-off admin stays known: operational notices
+(`known_admins`, e.g. a webhook disabled) reach every known admin whatever their digest or
+category choices. An org admin who never called notifications is not known yet.
 
 The catalog's rules are functions of an event's data; who the admins are is a database fact, so
 this is a hook the consumer calls after the catalog (handlers.py).
@@ -38,7 +38,7 @@ class AdminContact(NotificationsTable, table=True):
 
     organization_id: uuid.UUID = Field(primary_key=True)
     person_id: uuid.UUID = Field(primary_key=True)
-    enabled: bool
+    enabled: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     updated_at: datetime = timestamp()
 
 
@@ -72,11 +72,10 @@ async def set_digest(
 async def record_admin(
     session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID
 ) -> None:
-    """Remember an org admin for operational notices; their digest choice stays as it was (off
-    for one not seen before)."""
+    """Remember an org admin; their digest choice stays as it was (on for one not seen before)."""
     await session.execute(
         insert(AdminContact.__table__)
-        .values(organization_id=organization_id, person_id=person_id, enabled=False)
+        .values(organization_id=organization_id, person_id=person_id, enabled=True)
         .on_conflict_do_nothing(index_elements=["organization_id", "person_id"])
     )
 
@@ -92,7 +91,8 @@ async def known_admins(session: AsyncSession, organization_id: uuid.UUID) -> lis
 
 
 async def notify_admins(session: AsyncSession, event: Event) -> None:
-    """Every admin of the tenant who opted in hears about a mentorship at risk."""
+    """Every known admin of the tenant, unless they switched the digest off, hears about a
+    mentorship at risk."""
     data: MentorshipAtRisk = event.data
     admins = (
         await session.exec(

@@ -74,7 +74,14 @@ async def deliver(session: AsyncSession, messages: Sequence[Message]) -> None:
         names = {m.data.program_id: program} if program is not None else {}
         context = (
             await dispatch.context_for(
-                session, m.tenant, m.data, m.recipient, known, m.link, programs=names
+                session,
+                m.tenant,
+                m.data,
+                m.recipient,
+                known,
+                m.link,
+                programs=names,
+                template=TEMPLATE,
             )
             | m.extra
         )

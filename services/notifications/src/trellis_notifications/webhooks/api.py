@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from trellis_notifications.deps import remember_admin
 from trellis_notifications.webhooks import service
 from trellis_notifications.webhooks.models import (
     SCOPE,
@@ -28,7 +29,8 @@ from trellis_shared.problems import Problem
 router = APIRouter(prefix="/notifications/webhooks", tags=["webhooks"])
 
 
-async def _manager(principal: CurrentPrincipal) -> Principal:
+async def _manager(principal: CurrentPrincipal, request: Request) -> Principal:
+    await remember_admin(request, principal)
     if principal.has_role("org_admin") or (
         principal.has_role("partner") and SCOPE in principal.scope
     ):
