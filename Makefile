@@ -15,7 +15,7 @@ help:
 	@echo "make down    stop it;  make logs  follow its logs;  make status"
 	@echo "make demo    seed an alumni mentoring program through the API (starts the platform if needed)"
 	@echo "make test    lint, then every test against its own Postgres and Kafka"
-	@echo "make reliability  faults and hostile input at full size, with figures (~15 min)"
+	@echo "make reliability  faults and hostile input at full size, with figures (~40 min)"
 	@echo "make bench   benchmarks with same-run baselines (never fails the build)"
 	@echo "make lint    ruff check + format check;  make format  apply ruff's fixes"
 

@@ -97,6 +97,7 @@ class Retrier:
         self.client = client
         self.give_up_after = give_up_after
         self.retried: Counter[str] = Counter()
+        self.sent = 0  # attempts, retries included
 
     async def send(
         self,
@@ -115,6 +116,7 @@ class Retrier:
         deadline = time.monotonic() + self.give_up_after
         delay = 0.2
         while True:
+            self.sent += 1
             try:
                 response = await self.client.request(
                     method, url, json=json, params=params, headers=headers

@@ -27,6 +27,15 @@ class Pair:
     meeting: str | None = None  # meeting.scheduled
 
 
+def writes(pairs: list[Pair]) -> int:
+    """The ledger's entries: each write of a pair that got a 2xx."""
+    return sum(
+        len([x for x in (p.mentor, p.mentee, p.proposal, p.match, p.meeting) if x])
+        + len(p.enrollments)
+        for p in pairs
+    )
+
+
 @dataclass
 class Tally:
     """One downstream effect: which keys the ledger expects once each, and how often each came."""
@@ -88,7 +97,8 @@ async def tally(
         for kind, entity, path in (
             ("match_proposed", pair.proposal, "/matching/proposals/{}"),
             ("match_accepted", pair.match, "/matching/proposals/{}"),
-            ("mentorship_started", pair.mentorship, "/sessions/mentorships/{}"),
+            # The welcome to a mentorship links its agreement, the first thing to settle.
+            ("mentorship_started", pair.mentorship, "/sessions/mentorships/{}/agreement"),
             ("meeting_scheduled", pair.meeting, "/sessions/meetings/{}"),
         ):
             if entity:

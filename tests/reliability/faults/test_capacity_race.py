@@ -70,6 +70,13 @@ async def test_racing_accepts_for_the_last_place_through_the_gateway(gateway, pl
     elapsed = time.perf_counter() - started
 
     codes = sorted(a.status_code for a in answers)
+    figures.summary(
+        load=f"{CONTENDERS} accepts at once through the gateway",
+        faults="a race for a mentor's last place",
+        cases=len(answers),
+        duplicated=max(0, codes.count(200) - 1),
+        errors_5xx=sum(1 for code in codes if code >= 500),
+    )
     figures.add("contenders", CONTENDERS)
     figures.add("won (200)", codes.count(200))
     figures.add("refused (409)", codes.count(409))

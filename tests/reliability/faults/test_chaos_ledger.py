@@ -24,7 +24,7 @@ from tests.reliability.faults.conftest import (
     settled,
     subscribe_everything,
 )
-from tests.reliability.faults.ledger import Pair, tally
+from tests.reliability.faults.ledger import Pair, tally, writes
 from trellis_infra.stack import SERVICES
 
 LOAD_S = scale(30, 120)
@@ -174,6 +174,8 @@ async def test_nothing_lost_or_duplicated_under_chaos(gateway, platform, receive
         *(_organization(org, pairs, stop, until) for org in orgs),
     )
     driven = time.monotonic() - started
+    # The load's own requests and what they rode out, before the ledger is read back.
+    sent, errors_5xx = retrier.sent, retrier.retried["5xx"]
     quiet = await settled(
         lambda: _quiet(platform, orgs), until=lambda s: not any(s.values()), timeout=300, interval=2
     )
@@ -184,6 +186,20 @@ async def test_nothing_lost_or_duplicated_under_chaos(gateway, platform, receive
         interval=5,
     )
 
+    # In the plan's order: `faults` lists them as they came back.
+    killed = [
+        what.removeprefix("kill -9 ")
+        for _, what, _ in _plan(platform)
+        if any(f.startswith(f"{what} at ") for f in faults)
+    ]
+    figures.summary(
+        load=f"{sent:,} requests over {driven:.0f} s through the gateway, {ORGS} organizations",
+        faults="kill -9 " + ", ".join(killed),
+        cases=writes(pairs),
+        lost=sum(t.lost for t in tallies),
+        duplicated=sum(t.duplicated for t in tallies),
+        errors_5xx=errors_5xx,
+    )
     figures.add("load", f"{ORGS} organizations, {LANES} lanes each, for {LOAD_S} s")
     figures.add("driven for", round(driven), "s")
     for n, fault in enumerate(faults, 1):

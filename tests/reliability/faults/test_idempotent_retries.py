@@ -20,6 +20,7 @@ from trellis_shared.messaging_tables import idempotency_record
 from trellis_shared.problems import Problem
 
 PATH = "/profiles/people"
+LOAD = "retries through the gateway, same Idempotency-Key"
 
 
 def _request(name: str) -> tuple[bytes, str]:
@@ -56,32 +57,52 @@ async def _people(gateway, admin: Actor) -> list[dict]:
     return (await gateway.get(PATH, headers=admin.headers)).json()["data"]
 
 
-async def test_a_retry_takes_over_a_key_whose_attempt_died_before_committing(gateway, platform):
+async def test_a_retry_takes_over_a_key_whose_attempt_died_before_committing(
+    gateway, platform, figures
+):
     admin, key = Actor.admin(uuid.uuid4()), uuid.uuid4().hex
     body, digest = _request("Ada Retry")
     await _left_behind(platform, admin, key, digest)
 
     first = await _post(gateway, admin, key, body)
     again = await _post(gateway, admin, key, body)
+    people = await _people(gateway, admin)
+    figures.summary(
+        load=LOAD,
+        faults="attempt died before committing",
+        cases=2,
+        lost=max(0, 1 - len(people)),
+        duplicated=max(0, len(people) - 1),
+        errors_5xx=sum(1 for r in (first, again) if r.status_code >= 500),
+    )
 
     assert first.status_code == 201, first.text
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
-    assert [p["id"] for p in await _people(gateway, admin)] == [first.json()["id"]]
+    assert [p["id"] for p in people] == [first.json()["id"]]
 
 
-async def test_a_key_still_within_its_lease_is_in_progress(gateway, platform):
+async def test_a_key_still_within_its_lease_is_in_progress(gateway, platform, figures):
     admin, key = Actor.admin(uuid.uuid4()), uuid.uuid4().hex
     body, digest = _request("Ben Busy")
     await _left_behind(platform, admin, key, digest, age="5 seconds")
 
     busy = await _post(gateway, admin, key, body)
+    # The first attempt may still be running: a person from the retry would be a second one.
+    people = await _people(gateway, admin)
+    figures.summary(
+        load=LOAD,
+        faults="attempt still within its lease",
+        cases=1,
+        duplicated=len(people),
+        errors_5xx=int(busy.status_code >= 500),
+    )
 
     assert busy.status_code == 409 and busy.json()["type"].endswith("idempotency-in-progress")
-    assert await _people(gateway, admin) == []
+    assert people == []
 
 
-async def test_a_retry_after_the_effect_committed_is_not_applied_again(gateway, platform):
+async def test_a_retry_after_the_effect_committed_is_not_applied_again(gateway, platform, figures):
     admin, key = Actor.admin(uuid.uuid4()), uuid.uuid4().hex
     body, digest = _request("Cleo Committed")
     # The first attempt's person is not written here: only its commit mark, which is what the
@@ -89,13 +110,21 @@ async def test_a_retry_after_the_effect_committed_is_not_applied_again(gateway, 
     await _left_behind(platform, admin, key, digest, committed=True)
 
     retry = await _post(gateway, admin, key, body)
+    people = await _people(gateway, admin)
+    figures.summary(
+        load=LOAD,
+        faults="attempt died after committing",
+        cases=1,
+        duplicated=len(people),
+        errors_5xx=int(retry.status_code >= 500),
+    )
 
     assert retry.status_code == 409, retry.text
     assert retry.json()["type"].endswith("idempotency-response-lost"), retry.text
-    assert await _people(gateway, admin) == []
+    assert people == []
 
 
-async def test_an_attempt_whose_key_was_taken_over_cannot_commit(platform):
+async def test_an_attempt_whose_key_was_taken_over_cannot_commit(platform, figures):
     engine = create_async_engine(
         platform.service_database_url("profiles"),
         connect_args={"server_settings": {"search_path": "profiles"}},
@@ -121,6 +150,13 @@ async def test_an_attempt_whose_key_was_taken_over_cannot_commit(platform):
             keys = await db.fetch(
                 "SELECT key FROM profiles.idempotency_record WHERE tenant = $1", admin.org
             )
+        figures.summary(
+            load="a superseded attempt's commit, in-process",
+            faults="attempt's key taken over before it committed",
+            cases=1,
+            # The superseded attempt's write, applied next to the retry's.
+            duplicated=len(keys) - 1,
+        )
         assert [r["key"] for r in keys] == [key]
     finally:
         await engine.dispose()

@@ -95,6 +95,14 @@ async def test_writes_during_a_kafka_outage_wait_in_the_outbox_and_all_arrive(
     found = await settled(welcomes, until=lambda f: set(+f) == everyone, timeout=180, interval=2)
     lost = len(everyone - set(+found))
     duplicated = sum(n - 1 for n in found.values() if n > 1)
+    figures.summary(
+        load=f"{len(writers.people):,} people registered through the gateway by {WRITERS} admins",
+        faults=f"Kafka stopped for {OUTAGE_S} s",
+        cases=len(writers.people),
+        lost=lost,
+        duplicated=duplicated,
+        errors_5xx=retrier.retried["5xx"],
+    )
     figures.add("Kafka down", OUTAGE_S, "s")
     figures.add("people registered (all 201)", len(writers.people))
     figures.add("... of them while Kafka was down", during)

@@ -143,6 +143,15 @@ async def test_a_poison_flood_is_dead_lettered_while_good_events_flow(platform, 
     running = {s: (await readyz(platform, s))["checks"].get("consumer_running") for s in SERVICES}
 
     good_per_phase = GOOD * len(topics)
+    figures.summary(
+        load=f"{len(bad_ids) + 2 * good_per_phase:,} messages straight to Kafka, "
+        f"{len(topics)} topics",
+        faults=f"{len(BAD_KINDS)} kinds of malformed message between good events",
+        cases=len(bad_ids) + 2 * good_per_phase,
+        # A good event not applied, or a bad one that left no trace in the DLQ.
+        lost=unapplied + len(missing),
+        duplicated=repeated,
+    )
     figures.add("consumed topics", len(topics))
     figures.add("bad messages published", len(bad_ids), f"({BAD:,} per topic)")
     figures.add("dead-letter entries expected (per consumer)", len(expected))

@@ -73,6 +73,14 @@ async def test_every_delivery_arrives_once_after_the_endpoint_recovers(
     per_event = Counter((e["type"], e["subject"]) for _, e in receiver.verified)
     lost = expected - arrived()
     duplicated = sum(n - 1 for n in per_event.values() if n > 1)
+    figures.summary(
+        load=f"{len(expected)} events while the partner's endpoint was down",
+        faults=f"webhook endpoint down {DOWN_S} s",
+        cases=len(expected),
+        lost=len(lost),
+        duplicated=duplicated,
+        errors_5xx=retrier.retried["5xx"],
+    )
     figures.add("endpoint down", DOWN_S, "s")
     figures.add("retry scale (window)", f"{RETRY_SCALE:.5f} ({RETRY_SCALE * 24 * 60:.1f} min)")
     figures.add("deliveries expected", len(expected))

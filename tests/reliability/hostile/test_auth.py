@@ -97,18 +97,28 @@ async def test_every_bad_token_is_a_401_problem_on_every_operation(apps, figures
         for op in operations
         for kind in (credentials if scale(False, True) else [next(kinds)])
     ]
-    wrong = []
+    wrong, accepted, errors_5xx = [], 0, 0
     for (method, template), (name, value) in plan:
         body = None if method in ("GET", "DELETE") else {}
         got = await apps.request(
             method, _any_ids(template), json=body, headers={"Authorization": value}
         )
+        # Any other answer than a 401 means the credential got past authentication.
+        accepted += got.status_code != 401
+        errors_5xx += got.status_code >= 500
         if (
             got.status_code != 401
             or not got.headers["content-type"].startswith("application/problem+json")
             or not got.headers.get("www-authenticate", "").startswith("Bearer")
         ):
             wrong.append(f"{name}: {method} {template} -> {got.status_code} {got.text[:200]}")
+    figures.summary(
+        load=f"{len(operations)} authenticated operations, in-process",
+        faults=f"{len(credentials)} kinds of bad credential",
+        cases=len(plan),
+        leaks=accepted,
+        errors_5xx=errors_5xx,
+    )
     figures.add("authenticated operations", len(operations))
     figures.add("bad-token attempts", len(plan))
     figures.add("refused with 401 problem+json", len(plan) - len(wrong))
@@ -176,12 +186,21 @@ def _body(t: Tenant, method: str, url: str) -> Any:
 async def test_calls_above_the_callers_role_are_403(apps, tenant, figures):
     calls = escalations(tenant)
     people = await apps.ok("GET", "/profiles/people", params={"limit": 200}, headers=tenant.admin)
-    wrong = []
+    wrong, accepted, errors_5xx = [], 0, 0
     for who, method, url, headers in calls:
         body = _body(tenant, method, url)
         got = await apps.request(method, url, json=body, headers=headers | {"If-Match": "*"})
+        accepted += got.status_code not in (401, 403)
+        errors_5xx += got.status_code >= 500
         if got.status_code != 403 or "problem+json" not in got.headers["content-type"]:
             wrong.append(f"{who}: {method} {url} -> {got.status_code} {got.text[:200]}")
+    figures.summary(
+        load="calls above the caller's role on real resources, in-process",
+        faults="member, org admin and partner escalations",
+        cases=len(calls),
+        leaks=accepted,
+        errors_5xx=errors_5xx,
+    )
     figures.add("role escalation attempts", len(calls))
     figures.add("refused with 403", len(calls) - len(wrong))
     assert not wrong, "\n".join(wrong)

@@ -269,6 +269,14 @@ async def test_every_documented_operation_answers_as_documented(apps, fuzzed, fi
         run = await asyncio.to_thread(_fuzz, apps, service, bridge)
     finally:
         await bridge.client.aclose()
+    modes = "examples, coverage, fuzzing" if COVERAGE else "examples, fuzzing"
+    figures.summary(
+        row=f"schemathesis {service}",
+        load=f"{modes}, then stateful links, in-process",
+        faults="generated valid and invalid requests",
+        cases=run.cases,
+        errors_5xx=sum(n for s, n in run.statuses.items() if s >= 500),
+    )
     figures.add(f"{service}: cases run", run.cases)
     figures.add(f"{service}: 5xx", sum(n for s, n in run.statuses.items() if s >= 500))
     figures.add(f"{service}: failures", len(run.failures), "(operation, check)")

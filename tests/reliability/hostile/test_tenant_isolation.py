@@ -176,7 +176,7 @@ async def test_another_organization_gets_404_on_every_id_of_every_route(apps, te
         # A token of another tenant whose subject is one of this tenant's people.
         "member": bearer(org=intruder_org, roles=["member"], sub=tenant.ids["mentee"]),
     }
-    leaks, swept, refused = [], 0, 0
+    leaks, swept, refused, errors_5xx = [], 0, 0, 0
     for method, template, _ in routes:
         params = ROUTES[template]
         if None in params.values():
@@ -186,6 +186,7 @@ async def test_another_organization_gets_404_on_every_id_of_every_route(apps, te
         for who, headers in intruders.items():
             got = await call(apps, tenant, method, template, real, headers)
             swept += 1
+            errors_5xx += got.status_code >= 500
             # The member's token names one of this tenant's people as its subject: routes for
             # "yourself" may let it past the role check (its own id) or not (another's), but
             # either way the answer is a refusal that says nothing about this tenant.
@@ -197,19 +198,36 @@ async def test_another_organization_gets_404_on_every_id_of_every_route(apps, te
             if who == "admin":
                 baseline = await call(apps, tenant, method, template, missing, headers)
                 assert baseline.status_code == 404, f"{method} {missing}: {baseline.text}"
+    after = await snapshot(apps, tenant)
+    changed = [name for name in before if after[name] != before[name]]
+    figures.summary(
+        load=f"{len(routes)} id routes, every verb, 2 intruder tokens",
+        faults="another organization on real ids",
+        cases=swept,
+        # An answer other than a missing id's, or a resource the sweep changed.
+        leaks=len(leaks) + len(changed),
+        errors_5xx=errors_5xx,
+    )
     figures.add("id routes in the OpenAPI documents", len(routes))
     figures.add("cross-tenant calls on real ids", swept)
     figures.add("refused exactly like a missing id", refused)
     figures.add("leaks", len(leaks))
     assert not leaks, "\n".join(leaks)
-    assert await snapshot(apps, tenant) == before
+    assert after == before, changed
 
 
-async def test_a_calendar_feed_is_read_only_with_its_secret(apps, tenant):
+async def test_a_calendar_feed_is_read_only_with_its_secret(apps, tenant, figures):
     token = tenant.ids["calendar_token"]
     feed = await apps.request("GET", f"/sessions/calendar/{token}.ics")
     assert feed.status_code == 200 and "BEGIN:VCALENDAR" in feed.text
     forged = await apps.request("GET", f"/sessions/calendar/{token[:-2]}xx.ics")
+    figures.summary(
+        load="a calendar feed URL",
+        faults="a forged feed token",
+        cases=1,
+        leaks=int(forged.status_code != 404),
+        errors_5xx=int(forged.status_code >= 500),
+    )
     assert forged.status_code == 404
 
 
@@ -231,13 +249,23 @@ async def test_a_member_cannot_act_on_someone_elses_things(apps, tenant, figures
     for action in ("", "/accept", "/decline"):
         url = f"/matching/proposals/{tenant.ids['proposal']}{action}"
         attempts.append(("POST" if action else "GET", "", url, tenant.as_("mentee")))
-    wrong = []
+    wrong, errors_5xx = [], 0
     for method, template, url, headers in attempts:
         got = await call(apps, tenant, method, template, url, headers)
+        errors_5xx += got.status_code >= 500
         allowed = {404} if template.startswith("/sessions") else {403, 404}
         if got.status_code not in allowed:
             wrong.append(f"{method} {url} -> {got.status_code} {got.text[:200]}")
+    after = await snapshot(apps, tenant)
+    changed = [name for name in before if after[name] != before[name]]
+    figures.summary(
+        load=f"{len(attempts)} calls by a member on someone else's things",
+        faults="a member outside the mentorship, proposal or inbox",
+        cases=len(attempts),
+        leaks=len(wrong) + len(changed),
+        errors_5xx=errors_5xx,
+    )
     figures.add("same-organization attempts on someone else's things", len(attempts))
     figures.add("refused", len(attempts) - len(wrong))
     assert not wrong, "\n".join(wrong)
-    assert await snapshot(apps, tenant) == before
+    assert after == before, changed

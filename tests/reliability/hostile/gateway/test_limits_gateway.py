@@ -13,6 +13,7 @@ from trellis_infra.gateway import LARGE_BODY_PATHS
 from trellis_infra.pytest_plugin import bearer
 
 MB = 1024 * 1024
+LOAD = "every service behind the gateway (nginx)"
 
 
 def _limit_bytes(limit: str) -> int:
@@ -20,7 +21,7 @@ def _limit_bytes(limit: str) -> int:
     return int(limit[:-1]) * units[limit[-1].lower()] if limit[-1].isalpha() else int(limit)
 
 
-async def test_a_body_over_the_limit_is_a_413_problem_on_every_service(gateway, platform):
+async def test_a_body_over_the_limit_is_a_413_problem_on_every_service(gateway, platform, figures):
     limit = _limit_bytes(platform.gateway.body_limit)
     writes = {
         "profiles": "/profiles/people",
@@ -29,17 +30,27 @@ async def test_a_body_over_the_limit_is_a_413_problem_on_every_service(gateway, 
         "notifications": "/notifications/webhooks",
     }
     headers = bearer(org=uuid.uuid4(), roles=["org_admin"]) | {"content-type": "application/json"}
+    answers = []
     for service, url in writes.items():
         over = await gateway.post(url, content=b" " * (limit + 1), headers=headers)
+        # Just under the limit, the service itself answers (here: a body that is not JSON).
+        under = await gateway.post(url, content=b" " * (limit - 1024), headers=headers)
+        answers.append((service, over, under))
+    figures.summary(
+        load=LOAD,
+        faults=f"bodies just over and under {platform.gateway.body_limit}",
+        cases=2 * len(answers),
+        leaks=sum(1 for _, over, _ in answers if over.status_code != 413),
+        errors_5xx=sum(1 for _, *sent in answers for r in sent if r.status_code >= 500),
+    )
+    for service, over, under in answers:
         assert over.status_code == 413, f"{service}: {over.status_code}"
         assert over.headers["content-type"].startswith("application/problem+json")
         assert over.json()["status"] == 413
-        # Just under the limit, the service itself answers (here: a body that is not JSON).
-        under = await gateway.post(url, content=b" " * (limit - 1024), headers=headers)
         assert under.status_code in (400, 404, 422), f"{service}: {under.status_code}"
 
 
-async def test_an_import_may_be_larger_than_other_bodies_up_to_its_own_limit(gateway):
+async def test_an_import_may_be_larger_than_other_bodies_up_to_its_own_limit(gateway, figures):
     [(path, limit)] = LARGE_BODY_PATHS["profiles"].items()
     headers = bearer(org=uuid.uuid4(), roles=["org_admin"]) | {"content-type": "text/csv"}
     header = b"external_id,full_name,email\n"
@@ -49,6 +60,14 @@ async def test_an_import_may_be_larger_than_other_bodies_up_to_its_own_limit(gat
     assert accepted.status_code == 202, accepted.text[:200]
     too_big = header + row * (_limit_bytes(limit) // len(row) + 1)
     refused = await gateway.post(path, content=too_big, headers=headers)
+    sent = (accepted, refused)
+    figures.summary(
+        load=LOAD,
+        faults=f"an import of 2 MB and one over {limit}",
+        cases=len(sent),
+        leaks=int(refused.status_code < 300),
+        errors_5xx=sum(1 for r in sent if r.status_code >= 500),
+    )
     assert refused.status_code == 413
     assert refused.headers["content-type"].startswith("application/problem+json")
 
@@ -60,6 +79,12 @@ async def test_a_flood_from_one_client_is_429_on_every_service(gateway, figures)
         responses = await asyncio.gather(*(gateway.get(url, headers=flooder) for _ in range(200)))
         limited = [r for r in responses if r.status_code == 429]
         served = [r for r in responses if r.status_code == 200]
+        figures.summary(
+            load=LOAD,
+            faults="200 requests at once from one client, per service",
+            cases=len(responses),
+            errors_5xx=sum(1 for r in responses if r.status_code >= 500),
+        )
         figures.add(f"{service}: flood of 200 at once, 429", len(limited))
         assert limited and len(limited) + len(served) == len(responses), service
         assert all(
