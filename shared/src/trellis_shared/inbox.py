@@ -9,8 +9,10 @@ An unreachable database is not the event's fault: it is retried until the databa
 Events are applied a partition's batch at a time: one transaction records every new id in the inbox
 and runs the handlers in order, then one offset commit covers the batch. One event per transaction
 spent most of a consumer's time on BEGIN, the inbox INSERT and COMMIT round trips. A batch that
-fails is rolled back whole and its events applied one by one, each with its own retries and DLQ,
-so one bad event costs its neighbours a second attempt, never their effects.
+fails is rolled back whole: the event whose handler failed is retried on its own (the batch's try
+counts as its first, so it still gets exactly `max_attempts` before the DLQ) and its neighbours go
+again in batches; a failure no event can be blamed for (the INSERT, the COMMIT) falls back to one
+event per transaction. One bad event costs its neighbours a second attempt, never their effects.
 """
 
 from __future__ import annotations
