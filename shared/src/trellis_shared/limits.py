@@ -4,6 +4,10 @@ The gateway refuses large bodies for clients outside, but a caller inside the ne
 pod, a misrouted partner, a port left open) reaches the service directly, and FastAPI buffers
 whatever arrives before validating it. A declared Content-Length over the limit is refused before
 any byte is read; a chunked body is counted as it streams and refused when it crosses the limit.
+
+FastAPI's own `max_body_size` is not used: its app-wide limit sits outside our middleware and
+answers a body read there (the Idempotency-Key middleware reads it to fingerprint the request) with
+a plain-text 413, and its per-route limit comes too late to let an import through that outer one.
 """
 
 from __future__ import annotations
