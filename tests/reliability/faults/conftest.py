@@ -38,7 +38,7 @@ T = TypeVar("T")
 def platform(stack, request):
     """The platform with the test module's `SERVICE_ENV` (e.g. a short webhook retry schedule)."""
     if stack.config.external_kafka or stack.config.external_admin_dsn:
-        pytest.skip("fault tests stop and kill the local broker and database")
+        pytest.skip(reason="fault tests stop and kill the local broker and database")
     with processes_with(stack, **getattr(request.module, "SERVICE_ENV", {})) as running:
         yield running
 
