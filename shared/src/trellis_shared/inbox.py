@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry import trace
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
@@ -156,9 +157,17 @@ class InboxConsumer:
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=self._batch_size)
             for partition, records in batches.items():
+                if partition not in consumer.assignment():
+                    continue  # revoked since the fetch: its new owner reads these again
                 await self.process_batch(records)
                 # After the batch's transaction: a crash replays at most this batch.
-                await consumer.commit({partition: records[-1].offset + 1})
+                try:
+                    await consumer.commit({partition: records[-1].offset + 1})
+                except (IllegalStateError, CommitFailedError) as exc:
+                    # Revoked while the batch ran (a rebalance): the new owner replays it and the
+                    # inbox drops what was applied. Restarting the consumer would only cause
+                    # another rebalance.
+                    log.warning("offset of %s not committed (%s); it is replayed", partition, exc)
 
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
         """Apply one partition's records in order, exactly once in effect, or dead-letter them."""
