@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -22,7 +23,7 @@ from trellis_shared.db import create_engine, create_sessionmaker
 from trellis_shared.events import dlq_topic, header_value
 from trellis_shared.inbox import InboxConsumer, Subscriptions, is_transient
 from trellis_shared.kafka import create_consumer, create_producer, read_topic
-from trellis_shared.messaging_tables import inbox_message, outbox_message
+from trellis_shared.messaging_tables import dead_letter, inbox_message, outbox_message
 from trellis_shared.outbox import OutboxRelay, emit
 from trellis_shared.settings import ServiceSettings
 
@@ -347,3 +348,96 @@ async def test_an_operator_lists_a_dead_letter_and_replays_it_after_the_fix(db, 
             until=lambda d: d > duplicates_before,
         )
     assert applied == [person]
+
+
+async def test_a_replayed_batch_sends_each_bad_record_to_the_dlq_once(db, stack):
+    """A batch whose offset commit was lost (a rebalance, a crash) is read again, by the same
+    consumer or by two owners at once: each malformed or failing record goes to the DLQ once."""
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    people = [uuid.uuid4() for _ in range(4)]
+    bad = people[1]
+    calls: dict[uuid.UUID, int] = {}
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(PersonRegistered)
+    async def handle(session, event):
+        calls[event.data.person_id] = calls.get(event.data.person_id, 0) + 1
+        if event.data.person_id == bad:
+            raise ValueError("this person breaks the handler")
+
+    await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, people, tenant)
+    garbled = f"garbled-{uuid.uuid4().hex}".encode()
+    producer = create_producer(stack.kafka_bootstrap, client_id="test-garbled")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            PersonRegistered.topic(),
+            value=b"{not json",
+            key=garbled,
+            headers=[("ce_type", PersonRegistered.event_type.encode())],
+        )
+    finally:
+        await producer.stop()
+    keys = {str(p).encode() for p in people} | {garbled}
+    records = [
+        r
+        for r in await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
+        if r.key in keys
+    ]
+    assert len(records) == len(people) + 1
+    name = f"test-replay-dlq-{uuid.uuid4().hex[:8]}"
+
+    def owner() -> InboxConsumer:
+        return InboxConsumer(
+            name=name,
+            subscriptions=subscriptions,
+            sessionmaker=sessionmaker,
+            consumer_factory=lambda topics: create_consumer(stack.kafka_bootstrap, *topics),
+            producer_factory=lambda: create_producer(
+                stack.kafka_bootstrap, client_id=f"{name}-dlq"
+            ),
+            max_attempts=3,
+            backoff_s=0.01,
+            backoff_max_s=0.05,
+        )
+
+    first, second = owner(), owner()
+    try:
+        # Two owners of the partition at once (the old one still finishing after a rebalance).
+        await asyncio.gather(first.process_batch(records), second.process_batch(records))
+        assert first.dead_lettered_total + second.dead_lettered_total == 2
+        assert first.processed_total + second.processed_total == len(people) - 1
+        tried = calls[bad]
+        assert 3 <= tried <= 6
+        # The same batch again (its commit was lost): the failing event is not retried in full.
+        await first.process_batch(records)
+        assert calls[bad] == tried + 1
+        assert first.dead_lettered_total + second.dead_lettered_total == 2
+        assert first.processed_total + second.processed_total == len(people) - 1
+    finally:
+        await first.close()
+        await second.close()
+
+    dlq = await read_topic(stack.kafka_bootstrap, dlq_topic(PersonRegistered.topic()))
+    mine = Counter(r.key for r in dlq if header_value(r.headers, "dlq_consumer") == name)
+    assert mine == {garbled: 1, str(bad).encode(): 1}
+    async with engine.connect() as conn:
+        ledger = (
+            await conn.execute(
+                sa.select(dead_letter.c.reason, dead_letter.c.event_id).where(
+                    dead_letter.c.consumer == name
+                )
+            )
+        ).all()
+    assert sorted(ledger, key=lambda row: row.reason) == [
+        (
+            "handler-failed",
+            next(
+                uuid.UUID(header_value(r.headers, "ce_id"))
+                for r in records
+                if r.key == str(bad).encode()
+            ),
+        ),
+        ("malformed", None),
+    ]

@@ -5,6 +5,8 @@ ones already applied: at least once on the wire, exactly once in effect. A handl
 failing is retried with backoff a bounded number of times, then its event goes to `<topic>.dlq`
 with the error in its headers. A message that cannot be decoded goes to the DLQ at once.
 An unreachable database is not the event's fault: it is retried until the database is back.
+Every DLQ write is recorded in the `dead_letter` table by the record's place in the log, in a
+transaction held across the publish, so a replayed record goes to the DLQ once.
 
 Events are applied a partition's batch at a time: one transaction records every new id in the inbox
 and runs the handlers in order, then one offset commit covers the batch. One event per transaction
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry import trace
@@ -42,7 +45,7 @@ from trellis_shared.events import (
     from_kafka,
     topic_of,
 )
-from trellis_shared.messaging_tables import inbox_message
+from trellis_shared.messaging_tables import dead_letter, inbox_message
 from trellis_shared.telemetry import context_from_headers, meter, tracer
 
 log = logging.getLogger("trellis.inbox")
@@ -351,6 +354,8 @@ class InboxConsumer:
         self, record: ConsumerRecord, event_: Event[Any], exc: Exception, attempt: int, span
     ) -> bool:
         """After a handler's `attempt`-th failure: dead-letter the event if that was the last."""
+        if attempt == 1 and await self._in_dlq(record):
+            return True  # a replay of a record given up on before: its retries were spent then
         if attempt < self._max_attempts:
             log.warning(
                 "handler for %s failed (attempt %d/%d): %s",
@@ -369,8 +374,26 @@ class InboxConsumer:
             error=f"{type(exc).__name__}: {exc}",
             stack="".join(traceback.format_exception(exc))[-2000:],
             attempts=attempt,
+            event_id=event_.id,
         )
         return True
+
+    async def _in_dlq(self, record: ConsumerRecord) -> bool:
+        try:
+            async with self._sessionmaker() as session:
+                found = await session.scalar(
+                    sa.select(dead_letter.c.offset).where(
+                        dead_letter.c.consumer == self.name,
+                        dead_letter.c.topic == record.topic,
+                        dead_letter.c.partition == record.partition,
+                        dead_letter.c.offset == record.offset,
+                        dead_letter.c.record_timestamp == record.timestamp,
+                    )
+                )
+        except Exception:  # only a shortcut: the DLQ write itself is what makes it once
+            log.debug("dead-letter lookup failed", exc_info=True)
+            return False
+        return found is not None
 
     def _delay(self, attempt: int) -> float:
         return min(self._backoff_max_s, self._backoff_s * 2**attempt) * (0.5 + random.random())
@@ -383,6 +406,7 @@ class InboxConsumer:
         error: str,
         stack: str = "",
         attempts: int = 0,
+        event_id: Any = None,
     ) -> None:
         headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
         headers += [
@@ -396,32 +420,59 @@ class InboxConsumer:
         ]
         if stack:
             headers.append(("dlq_stack", stack.encode("utf-8", "replace")))
+        mark = {
+            "consumer": self.name,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "record_timestamp": record.timestamp,
+            "reason": reason,
+            "event_id": event_id,
+        }
+        failures = 0
+        while True:  # the offset is not committed until the DLQ holds the message
+            try:
+                # The ledger row is claimed in a transaction held across the publish: a replay of
+                # this record finds it and sends nothing, and a second owner reading it at the same
+                # time (a rebalance) waits for this one's commit, then finds it too.
+                async with self._sessionmaker() as session, session.begin():
+                    claimed = await session.scalar(
+                        insert(dead_letter)
+                        .values(mark)
+                        .on_conflict_do_nothing()
+                        .returning(dead_letter.c.offset)
+                    )
+                    if claimed is None:
+                        log.info(
+                            "%s[%d]@%d is in the DLQ already",
+                            record.topic,
+                            record.partition,
+                            record.offset,
+                        )
+                        return
+                    if self._dlq_producer is None:
+                        producer = self._producer_factory()
+                        await producer.start()
+                        self._dlq_producer = producer
+                    await self._dlq_producer.send_and_wait(
+                        dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+                    )
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning("dead-lettering failed (%s); retrying", exc)
+                await self.close()
+                await asyncio.sleep(self._delay(min(failures, 6)))
         log.error(
-            "dead-lettering %s[%d]@%d: %s (%s)",
+            "dead-lettered %s[%d]@%d: %s (%s)",
             record.topic,
             record.partition,
             record.offset,
             reason,
             error,
         )
-        failures = 0
-        while True:  # the offset is not committed until the DLQ holds the message
-            try:
-                if self._dlq_producer is None:
-                    producer = self._producer_factory()
-                    await producer.start()
-                    self._dlq_producer = producer
-                await self._dlq_producer.send_and_wait(
-                    dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
-                )
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                log.warning("DLQ publish failed (%s); retrying", exc)
-                await self.close()
-                await asyncio.sleep(self._delay(min(failures, 6)))
         self.dead_lettered_total += 1
         self._dead_lettered.add(1, {"consumer": self.name, "reason": reason})
 

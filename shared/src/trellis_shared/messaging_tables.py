@@ -1,4 +1,4 @@
-"""The outbox, inbox and idempotency tables each service keeps in its own schema.
+"""The outbox, inbox, dead-letter and idempotency tables each service keeps in its own schema.
 
 They are plain SQLAlchemy tables without a schema: the connection's search_path (the service's
 schema) decides where they live. Each service's first migration creates them with
@@ -45,6 +45,35 @@ inbox_message = sa.Table(
         "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
 )
+
+
+# What a consumer sent to its dead-letter topic, by the record's place in the log (its topic,
+# partition, offset and timestamp: a recreated topic reuses offsets, not timestamps). Claimed in a
+# transaction held across the DLQ publish, so a replayed record (its offset commit lost to a
+# rebalance or a crash) or one read by two owners at once is dead-lettered once.
+dead_letter = sa.Table(
+    "dead_letter",
+    metadata,
+    sa.Column("consumer", sa.Text, primary_key=True),
+    sa.Column("topic", sa.Text, primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("offset", sa.BigInteger, primary_key=True),
+    sa.Column("record_timestamp", sa.BigInteger, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("event_id", pg.UUID(as_uuid=True)),
+    sa.Column(
+        "dead_lettered_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+
+def create_dead_letter_table(op) -> None:
+    """The dead-letter ledger (a later migration of each service)."""
+    dead_letter.create(op.get_bind())
+
+
+def drop_dead_letter_table(op) -> None:
+    dead_letter.drop(op.get_bind())
 
 
 def create_messaging_tables(op) -> None:  # op: alembic.op
