@@ -175,10 +175,17 @@ class InboxConsumer:
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
         """Apply one partition's records in order, exactly once in effect, or dead-letter them."""
         ready: list[_Ready] = []
+        malformed: list[_DeadLetter] = []
         for record in records:
-            decoded = await self._decode(record)
-            if decoded is not None:
+            decoded = self._decode(record)
+            if isinstance(decoded, MalformedEvent):
+                with self._span(record) as span:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, str(decoded)))
+                malformed.append(self._dead_letter_of(record, "malformed", str(decoded)))
+            elif decoded is not None:
                 ready.append((record, *decoded))
+        if malformed:
+            await self._send_to_dlq(malformed)
         await self._apply_in_order(ready)
 
     async def _apply_in_order(self, ready: list[_Ready]) -> None:
@@ -242,18 +249,15 @@ class InboxConsumer:
         span.set_attribute("messaging.message.id", str(event_.id))
         span.set_attribute("cloudevents.event_type", event_.type)
 
-    async def _decode(self, record: ConsumerRecord) -> tuple[Event[Any], Handler] | None:
-        """The event and its handler; None for what this consumer skips or dead-letters at once."""
+    def _decode(self, record: ConsumerRecord) -> tuple[Event[Any], Handler] | MalformedEvent | None:
+        """The event and its handler, why it is malformed, or None for what this consumer skips."""
         headers = list(record.headers or [])
         try:
             event_ = from_kafka(headers, record.key, record.value)
         except MalformedEvent as exc:
             if self._is_foreign(headers):
                 return None  # not ours to judge: an event type this service does not consume
-            with self._span(record) as span:
-                span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
-                await self._dead_letter(record, reason="malformed", error=str(exc))
-            return None
+            return exc
         handler = self._subscriptions.handlers.get(event_.type)
         return None if handler is None else (event_, handler)
 
@@ -368,14 +372,15 @@ class InboxConsumer:
             return False
         span.record_exception(exc)
         span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
-        await self._dead_letter(
+        letter = self._dead_letter_of(
             record,
-            reason="handler-failed",
-            error=f"{type(exc).__name__}: {exc}",
+            "handler-failed",
+            f"{type(exc).__name__}: {exc}",
             stack="".join(traceback.format_exception(exc))[-2000:],
             attempts=attempt,
             event_id=event_.id,
         )
+        await self._send_to_dlq([letter])
         return True
 
     async def _in_dlq(self, record: ConsumerRecord) -> bool:
@@ -398,16 +403,16 @@ class InboxConsumer:
     def _delay(self, attempt: int) -> float:
         return min(self._backoff_max_s, self._backoff_s * 2**attempt) * (0.5 + random.random())
 
-    async def _dead_letter(
+    def _dead_letter_of(
         self,
         record: ConsumerRecord,
-        *,
         reason: str,
         error: str,
+        *,
         stack: str = "",
         attempts: int = 0,
         event_id: Any = None,
-    ) -> None:
+    ) -> _DeadLetter:
         headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
         headers += [
             ("dlq_reason", reason.encode()),
@@ -429,34 +434,50 @@ class InboxConsumer:
             "reason": reason,
             "event_id": event_id,
         }
+        return _DeadLetter(record, headers, mark, f"{reason} ({error})")
+
+    async def _send_to_dlq(self, letters: list[_DeadLetter]) -> None:
+        """Publish each record to its DLQ unless the ledger says it is there already."""
         failures = 0
-        while True:  # the offset is not committed until the DLQ holds the message
+        while True:  # the offset is not committed until the DLQ holds the messages
             try:
-                # The ledger row is claimed in a transaction held across the publish: a replay of
-                # this record finds it and sends nothing, and a second owner reading it at the same
-                # time (a rebalance) waits for this one's commit, then finds it too.
+                # The ledger rows are claimed in a transaction held across the publish: a replay of
+                # these records finds them and sends nothing, and a second owner reading them at
+                # the same time (a rebalance) waits for this one's commit, then finds them too.
                 async with self._sessionmaker() as session, session.begin():
-                    claimed = await session.scalar(
-                        insert(dead_letter)
-                        .values(mark)
-                        .on_conflict_do_nothing()
-                        .returning(dead_letter.c.offset)
-                    )
-                    if claimed is None:
-                        log.info(
-                            "%s[%d]@%d is in the DLQ already",
-                            record.topic,
-                            record.partition,
-                            record.offset,
+                    claimed = {
+                        tuple(row)
+                        for row in await session.execute(
+                            insert(dead_letter)
+                            .values([letter.mark for letter in letters])
+                            .on_conflict_do_nothing()
+                            .returning(
+                                dead_letter.c.topic,
+                                dead_letter.c.partition,
+                                dead_letter.c.offset,
+                            )
                         )
-                        return
-                    if self._dlq_producer is None:
-                        producer = self._producer_factory()
-                        await producer.start()
-                        self._dlq_producer = producer
-                    await self._dlq_producer.send_and_wait(
-                        dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
-                    )
+                    }
+                    sending = []
+                    for letter in letters:  # a record twice in the batch is sent once
+                        if _place(letter.record) in claimed:
+                            claimed.discard(_place(letter.record))
+                            sending.append(letter)
+                    if sending:
+                        if self._dlq_producer is None:
+                            producer = self._producer_factory()
+                            await producer.start()
+                            self._dlq_producer = producer
+                        sent = [
+                            await self._dlq_producer.send(
+                                dlq_topic(letter.record.topic),
+                                value=letter.record.value,
+                                key=letter.record.key,
+                                headers=letter.headers,
+                            )
+                            for letter in sending
+                        ]
+                        await asyncio.gather(*sent)
                 break
             except asyncio.CancelledError:
                 raise
@@ -465,16 +486,28 @@ class InboxConsumer:
                 log.warning("dead-lettering failed (%s); retrying", exc)
                 await self.close()
                 await asyncio.sleep(self._delay(min(failures, 6)))
-        log.error(
-            "dead-lettered %s[%d]@%d: %s (%s)",
-            record.topic,
-            record.partition,
-            record.offset,
-            reason,
-            error,
-        )
-        self.dead_lettered_total += 1
-        self._dead_lettered.add(1, {"consumer": self.name, "reason": reason})
+        for letter in letters:
+            record = letter.record
+            if letter not in sending:
+                log.info("%s[%d]@%d is in the DLQ already", *_place(record))
+                continue
+            log.error("dead-lettered %s[%d]@%d: %s", *_place(record), letter.why)
+            self.dead_lettered_total += 1
+            self._dead_lettered.add(1, {"consumer": self.name, "reason": letter.mark["reason"]})
+
+
+def _place(record: ConsumerRecord) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
+
+
+@dataclass(eq=False)
+class _DeadLetter:
+    """A record on its way to the DLQ: its headers there and its row in the ledger."""
+
+    record: ConsumerRecord
+    headers: list[tuple[str, bytes]]
+    mark: dict[str, Any]
+    why: str
 
 
 __all__ = ["Handler", "InboxConsumer", "Subscriptions", "is_transient"]
