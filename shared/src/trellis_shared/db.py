@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -112,12 +113,15 @@ async def upsert_if_newer(session: AsyncSession, table: sa.Table, values: dict[s
     The write of a projection (a service's copy of another's entity) from events: a replayed or
     late event never overwrites a newer state. `table` needs `id`, `version` and `updated_at`.
     """
-    statement = insert(table).values(**values)
-    changed = {k: statement.excluded[k] for k in values if k != "id"} | {
-        "updated_at": sa.func.now()
-    }
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_=changed, where=table.c.version < statement.excluded.version
-        )
+    await session.execute(_upsert_statement(table, tuple(values)), values)
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(table: sa.Table, keys: tuple[str, ...]) -> sa.Insert:
+    # Built once per table and column set: constructing it (the EXCLUDED alias, the SET clause)
+    # cost more than running it in a consumer's batch.
+    statement = insert(table)
+    changed = {k: statement.excluded[k] for k in keys if k != "id"} | {"updated_at": sa.func.now()}
+    return statement.on_conflict_do_update(
+        index_elements=["id"], set_=changed, where=table.c.version < statement.excluded.version
     )
