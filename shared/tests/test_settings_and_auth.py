@@ -1,5 +1,6 @@
 """Settings refuse placeholders in production; tokens carry tenant and roles."""
 
+import time
 import uuid
 
 import jwt
@@ -94,3 +95,21 @@ def test_rs256_tokens_verify_with_the_public_key_only():
     )
     with pytest.raises(Problem):
         TokenVerifier(settings).verify(forged)
+
+
+def test_a_verified_token_is_remembered_only_until_it_expires(monkeypatch):
+    verifier = TokenVerifier(ServiceSettings())
+    org = uuid.uuid4()
+    token = mint_token(secret=DEV_JWT_SECRET, sub="ada", org=org, roles=["member"], ttl_s=1)
+    first = verifier.verify(token)
+    checked = []
+    original = verifier._verify
+    monkeypatch.setattr(verifier, "_verify", lambda t: checked.append(t) or original(t))
+    assert verifier.verify(token) is first
+    assert checked == []  # the signature is not checked again while the token is valid
+
+    time.sleep(2.1)  # past `exp` (whole seconds)
+    with pytest.raises(Problem) as refused:
+        verifier.verify(token)
+    assert refused.value.status == 401
+    assert checked == [token]

@@ -62,6 +62,8 @@ class Runtime:
     spec: ServiceSpec
     engine: Any
     sessionmaker: Any
+    # For GET and HEAD: no BEGIN/ROLLBACK round trips around their reads (see db.py).
+    read_sessionmaker: Any
     relay: OutboxRelay
     consumer: InboxConsumer | None
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -119,6 +121,7 @@ async def _start(spec: ServiceSpec) -> Runtime:
     settings = spec.settings
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine, settings)
+    read_sessionmaker = create_sessionmaker(engine, settings, autocommit=True)
     client_id = f"trellis-{settings.service_name}"
     topics = [c.topic() for c in spec.produces]
     topics += [dlq_topic(t) for t in spec.subscriptions.topics]
@@ -154,7 +157,12 @@ async def _start(spec: ServiceSpec) -> Runtime:
             backoff_max_s=settings.consumer_backoff_max_s,
         )
     runtime = Runtime(
-        spec=spec, engine=engine, sessionmaker=sessionmaker, relay=relay, consumer=consumer
+        spec=spec,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        read_sessionmaker=read_sessionmaker,
+        relay=relay,
+        consumer=consumer,
     )
     runtime.tasks.append(asyncio.create_task(_provision_then_run(settings, topics, runtime)))
     return runtime
