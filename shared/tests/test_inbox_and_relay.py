@@ -149,15 +149,8 @@ async def test_a_handler_that_keeps_failing_sends_its_event_to_the_dlq_and_the_r
     )  # the good ones (and earlier events of other tenants) are recorded; the bad one is not
 
 
-async def test_a_batch_applies_each_event_once_and_tries_a_failing_one_exactly_max_attempts(
-    db, stack
-):
-    """One partition's batch goes in one transaction; a failing handler rolls it back, and then
-    the events before it, the failing one (its batch try counts) and the rest go on as before."""
-    engine, sessionmaker = db
-    tenant = uuid.uuid4()
-    people = [uuid.uuid4() for _ in range(6)]
-    bad = people[2]
+def _failing_on(bad: uuid.UUID) -> tuple[Subscriptions, dict[uuid.UUID, int]]:
+    """Subscriptions whose handler counts its calls per person and always fails on `bad`."""
     calls: dict[uuid.UUID, int] = {}
     subscriptions = Subscriptions()
 
@@ -167,15 +160,12 @@ async def test_a_batch_applies_each_event_once_and_tries_a_failing_one_exactly_m
         if event.data.person_id == bad:
             raise ValueError("this person breaks the handler")
 
-    await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, people, tenant)
-    keys = {str(p).encode(): p for p in people}
-    published = await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
-    records = sorted(
-        (r for r in published if r.key in keys), key=lambda r: people.index(keys[r.key])
-    )
-    assert len(records) == len(people)
-    name = f"test-batch-{uuid.uuid4().hex[:8]}"
-    consumer = InboxConsumer(
+    return subscriptions, calls
+
+
+def _batch_consumer(stack, sessionmaker, subscriptions, name: str) -> InboxConsumer:
+    """A consumer whose batches the test hands over itself (process_batch), 3 quick tries."""
+    return InboxConsumer(
         name=name,
         subscriptions=subscriptions,
         sessionmaker=sessionmaker,
@@ -185,6 +175,28 @@ async def test_a_batch_applies_each_event_once_and_tries_a_failing_one_exactly_m
         backoff_s=0.01,
         backoff_max_s=0.05,
     )
+
+
+async def test_a_batch_applies_each_event_once_and_tries_a_failing_one_exactly_max_attempts(
+    db, stack
+):
+    """One partition's batch goes in one transaction; a failing handler rolls it back, and then
+    the events before it, the failing one (its batch try counts) and the rest go on as before."""
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    people = [uuid.uuid4() for _ in range(6)]
+    bad = people[2]
+    subscriptions, calls = _failing_on(bad)
+
+    await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, people, tenant)
+    keys = {str(p).encode(): p for p in people}
+    published = await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
+    records = sorted(
+        (r for r in published if r.key in keys), key=lambda r: people.index(keys[r.key])
+    )
+    assert len(records) == len(people)
+    name = f"test-batch-{uuid.uuid4().hex[:8]}"
+    consumer = _batch_consumer(stack, sessionmaker, subscriptions, name)
     try:
         # The first event delivered twice in the same batch (a redelivery after a crash).
         await consumer.process_batch([*records, records[0]])
@@ -357,14 +369,7 @@ async def test_a_replayed_batch_sends_each_bad_record_to_the_dlq_once(db, stack)
     tenant = uuid.uuid4()
     people = [uuid.uuid4() for _ in range(4)]
     bad = people[1]
-    calls: dict[uuid.UUID, int] = {}
-    subscriptions = Subscriptions()
-
-    @subscriptions.on(PersonRegistered)
-    async def handle(session, event):
-        calls[event.data.person_id] = calls.get(event.data.person_id, 0) + 1
-        if event.data.person_id == bad:
-            raise ValueError("this person breaks the handler")
+    subscriptions, calls = _failing_on(bad)
 
     await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, people, tenant)
     garbled = f"garbled-{uuid.uuid4().hex}".encode()
@@ -388,21 +393,7 @@ async def test_a_replayed_batch_sends_each_bad_record_to_the_dlq_once(db, stack)
     assert len(records) == len(people) + 1
     name = f"test-replay-dlq-{uuid.uuid4().hex[:8]}"
 
-    def owner() -> InboxConsumer:
-        return InboxConsumer(
-            name=name,
-            subscriptions=subscriptions,
-            sessionmaker=sessionmaker,
-            consumer_factory=lambda topics: create_consumer(stack.kafka_bootstrap, *topics),
-            producer_factory=lambda: create_producer(
-                stack.kafka_bootstrap, client_id=f"{name}-dlq"
-            ),
-            max_attempts=3,
-            backoff_s=0.01,
-            backoff_max_s=0.05,
-        )
-
-    first, second = owner(), owner()
+    first, second = (_batch_consumer(stack, sessionmaker, subscriptions, name) for _ in range(2))
     try:
         # Two owners of the partition at once (the old one still finishing after a rebalance).
         await asyncio.gather(first.process_batch(records), second.process_batch(records))
