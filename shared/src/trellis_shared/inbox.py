@@ -445,6 +445,8 @@ class InboxConsumer:
                 # these records finds them and sends nothing, and a second owner reading them at
                 # the same time (a rebalance) waits for this one's commit, then finds them too.
                 async with self._sessionmaker() as session, session.begin():
+                    # Bounded: if that commit never comes (its publish hangs), fail and retry.
+                    await session.execute(_CLAIM_LOCK_TIMEOUT)
                     claimed = {
                         tuple(row)
                         for row in await session.execute(
@@ -494,6 +496,9 @@ class InboxConsumer:
             log.error("dead-lettered %s[%d]@%d: %s", *_place(record), letter.why)
             self.dead_lettered_total += 1
             self._dead_lettered.add(1, {"consumer": self.name, "reason": letter.mark["reason"]})
+
+
+_CLAIM_LOCK_TIMEOUT = sa.text("SET LOCAL lock_timeout = '30s'")
 
 
 def _place(record: ConsumerRecord) -> tuple[str, int, int]:
