@@ -97,6 +97,13 @@ def test_consumers_ignore_fields_added_by_a_newer_producer():
             ),
             "unknown event type",
         ),
+        (lambda h, v: ([(k, x) for k, x in h if k != "ce_source"], v), "missing source"),
+        (lambda h, v: (_replace(h, "ce_specversion", b"0.3"), v), "specversion '0.3'"),
+        (lambda h, v: (_replace(h, "ce_id", b"\xff\xfe"), v), "ce_id is not UTF-8"),
+        (lambda h, v: (_replace(h, "ce_time", b"yesterday"), v), "not an RFC 3339"),
+        (lambda h, v: (_replace(h, "ce_time", b"2026-11-27T09:00:00"), v), "not an RFC 3339"),
+        (lambda h, v: (_replace(h, "content-type", b"text/plain"), v), "not JSON"),
+        (lambda h, v: (h, b""), "not JSON"),
     ],
 )
 def test_malformed_messages_are_named_as_such(mutate, reason):
@@ -104,6 +111,23 @@ def test_malformed_messages_are_named_as_such(mutate, reason):
     headers, value = mutate(_headers(message), message.value)
     with pytest.raises(MalformedEvent, match=reason):
         from_kafka(headers, None, value)
+
+
+def test_a_binary_mode_event_from_another_producer_is_read_as_the_spec_allows():
+    message = to_kafka(_registered())
+    headers = _replace(
+        _replace(_headers(message), "content-type", b"application/json; charset=utf-8"),
+        "ce_time",
+        b"2026-11-27T11:00:00.5+02:00",
+    )
+    headers = [(k, x) for k, x in headers if k != "ce_subject"] + [("x-other", b"\xff")]
+    decoded = from_kafka(headers, None, message.value)
+    assert decoded.time == datetime(2026, 11, 27, 9, 0, 0, 500000, tzinfo=UTC)
+    assert decoded.subject == str(decoded.data.person_id)  # the data's own subject field
+
+
+def _replace(headers, name: str, raw: bytes) -> list[tuple[str, bytes]]:
+    return [(k, raw if k == name else x) for k, x in headers]
 
 
 def test_a_contract_may_not_shadow_the_attributes_that_route_it():

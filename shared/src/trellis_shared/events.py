@@ -8,7 +8,6 @@ additive only; a breaking change is a new class with the next version.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -16,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+from cloudevents.core.bindings.kafka import KafkaMessage, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 _TYPE_RE = re.compile(r"^trellis\.([a-z_]+)\.([a-z_]+)\.([a-z_]+)\.v([1-9][0-9]*)$")
 _FORMAT = JSONFormat()
@@ -120,6 +119,9 @@ class Event(Generic[T]):
         return topic_of(self.type)
 
 
+_REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
+
+
 class MalformedEvent(ValueError):
     """A message that is not a Trellis CloudEvent (bad headers, not JSON, invalid data)."""
 
@@ -144,44 +146,75 @@ def to_kafka(event_: Event[Any]) -> KafkaMessage:
 def from_kafka(
     headers: list[tuple[str, bytes]] | None, key: bytes | None, value: bytes | None
 ) -> Event[Any]:
-    """Decode and validate a consumed message; raises MalformedEvent for anything unusable."""
-    wanted = {
-        name: raw
-        for name, raw in (headers or [])
-        if raw is not None and (name.startswith("ce_") or name == "content-type")
-    }
-    try:
-        cloud_event = from_binary(
-            KafkaMessage(headers=wanted, key=key, value=value or b""), _FORMAT
-        )
-        attributes = cloud_event.get_attributes()
-        event_type = cloud_event.get_type()
-        tenant = uuid.UUID(str(attributes.get(TENANT_ATTR)))
-        event_id = uuid.UUID(cloud_event.get_id())
-        payload = cloud_event.get_data()
-    except Exception as exc:  # the SDK raises several unrelated types for bad input
-        raise MalformedEvent(f"not a valid CloudEvent: {exc}") from exc
-    if isinstance(payload, (bytes, str)):
+    """Decode and validate a consumed message (CloudEvents 1.0, Kafka binding, binary mode);
+    raises MalformedEvent for anything unusable. The data is validated straight from the bytes."""
+    attributes: dict[str, str] = {}
+    content_type = None
+    for name, raw in headers or []:
+        if raw is None or not (name.startswith("ce_") or name == "content-type"):
+            continue
         try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise MalformedEvent(f"data is not JSON: {exc}") from exc
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedEvent(f"not a valid CloudEvent: header {name} is not UTF-8") from exc
+        if name == "content-type":
+            content_type = text
+        else:
+            attributes[name[3:]] = text
+    if missing := [name for name in _REQUIRED_ATTRIBUTES if not attributes.get(name)]:
+        raise MalformedEvent(f"not a valid CloudEvent: missing {', '.join(missing)}")
+    if attributes["specversion"] != "1.0":
+        raise MalformedEvent(
+            f"not a valid CloudEvent: specversion {attributes['specversion']!r} is not 1.0"
+        )
+    event_id = _uuid_attribute(attributes, "id")
+    tenant = _uuid_attribute(attributes, TENANT_ATTR)
+    time = _time_attribute(attributes.get("time"))
+    if content_type is not None and not _is_json(content_type):
+        raise MalformedEvent(f"data is not JSON: content-type {content_type!r}")
+    event_type = attributes["type"]
     contract = contract_for(event_type)
     if contract is None:
         raise MalformedEvent(f"unknown event type {event_type!r}")
     try:
-        data = contract.model_validate(payload)
-    except Exception as exc:
+        data = contract.model_validate_json(value or b"")
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise MalformedEvent(f"data is not JSON: {exc}") from exc
         raise MalformedEvent(f"data does not match {event_type}: {exc}") from exc
     return Event(
         id=event_id,
         type=event_type,
-        source=cloud_event.get_source(),
-        subject=cloud_event.get_subject() or data.subject(),
+        source=attributes["source"],
+        subject=attributes.get("subject") or data.subject(),
         tenant=tenant,
-        time=cloud_event.get_time() or datetime.now(UTC),
+        time=time,
         data=data,
     )
+
+
+def _uuid_attribute(attributes: dict[str, str], name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(attributes.get(name, ""))
+    except ValueError:
+        raise MalformedEvent(f"not a valid CloudEvent: {name} is not a UUID") from None
+
+
+def _time_attribute(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise MalformedEvent(f"not a valid CloudEvent: time {text!r} is not an RFC 3339 timestamp")
+    return moment
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def header_value(headers: list[tuple[str, bytes]] | None, name: str) -> str | None:
