@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry import trace
 from sqlalchemy import exc as sa_exc
@@ -159,21 +159,32 @@ class InboxConsumer:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=self._batch_size)
-            for partition, records in batches.items():
-                if partition not in consumer.assignment():
-                    continue  # revoked since the fetch: its new owner reads these again
-                await self.process_batch(records)
-                # After the batch's transaction: a crash replays at most this batch.
-                try:
-                    await consumer.commit({partition: records[-1].offset + 1})
-                except (IllegalStateError, CommitFailedError) as exc:
-                    # Revoked while the batch ran (a rebalance): the new owner replays it and the
-                    # inbox drops what was applied. Restarting the consumer would only cause
-                    # another rebalance.
-                    log.warning("offset of %s not committed (%s); it is replayed", partition, exc)
+            # Partitions revoked since the fetch are skipped: their new owner reads them again.
+            owned = {tp: records for tp, records in batches.items() if tp in consumer.assignment()}
+            if not owned:
+                continue
+            # The whole fetch in one transaction (each partition's records in their order), then
+            # every offset in one commit: a crash replays at most this fetch, and the inbox drops
+            # what it applied.
+            await self.process_batch([record for records in owned.values() for record in records])
+            await self._commit(consumer, {tp: rs[-1].offset + 1 for tp, rs in owned.items()})
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        # Partitions revoked while the batch ran (a rebalance) are left to their new owners, who
+        # replay them; the inbox drops what was applied. Restarting the consumer would only
+        # cause another rebalance.
+        kept = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
+        try:
+            if kept:
+                await consumer.commit(kept)
+        except (IllegalStateError, CommitFailedError) as exc:
+            log.warning("offsets %s not committed (%s); they are replayed", kept, exc)
+            return
+        if revoked := sorted(str(tp) for tp in offsets.keys() - kept.keys()):
+            log.warning("offsets of %s not committed (revoked); they are replayed", revoked)
 
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
-        """Apply one partition's records in order, exactly once in effect, or dead-letter them."""
+        """Apply records (each partition's in order) exactly once in effect, or dead-letter them."""
         ready: list[_Ready] = []
         malformed: list[_DeadLetter] = []
         for record in records:
