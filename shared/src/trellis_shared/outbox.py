@@ -130,7 +130,7 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until cancelled; back off while Kafka or Postgres is unreachable."""
         failures = 0
-        last_purge = 0.0
+        last_purge = last_count = 0.0
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -143,7 +143,11 @@ class OutboxRelay:
                     await self.purge()
                 if published >= self._batch_size:
                     continue
-                await self._refresh_backlog()
+                # A gauge for health and metrics: counted at most once a second, not after each
+                # of the small batches a steady trickle of events makes.
+                if loop.time() - last_count >= 1.0:
+                    last_count = loop.time()
+                    await self._refresh_backlog()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
