@@ -8,10 +8,11 @@ Every figure is read from those database timestamps, never from the client.
 1. Sustained events/s: wrk POSTs people at fixed concurrency; the figure is matching's inbox
    commits per second while the load runs (after a warm-up). Baseline: pgbench, one single-row
    INSERT per transaction, same client count and duration, on the same Postgres.
-2. Latency, outbox commit -> consumer commit, at 500 events/s for 20 s. This process writes the
+2. Latency, outbox commit -> consumer commit, at 500 events/s for 5 s. This process writes the
    outbox rows `emit` writes (with its NOTIFY), one transaction each: the HTTP route cannot take
    500/s on two cores (figure 1) and the interval starts at the outbox commit anyway. Baseline:
-   Kafka's EndToEndLatency (one record at a time, acks=all, records shaped like ours).
+   Kafka's EndToEndLatency (one record at a time, acks=all, records shaped like ours). Then again
+   with both services recording one trace in ten (OTEL_TRACES_SAMPLER), what tracing costs.
 3. Relay throughput: rows COPYed into profiles' outbox while the service is stopped, then timed
    from the relay's first batch to the last row marked published. Baseline: Kafka's
    ProducerPerformance with the same payloads and count, acks=all and our producer's linger and
@@ -21,7 +22,9 @@ Every figure is read from those database timestamps, never from the client.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -54,6 +57,7 @@ CLIENTS = 32
 WARM_UP_S = 2.0
 RATE = 500
 P99_GOAL = "p99 <= 100 ms"
+SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 LATENCY_S = 5  # 2,500 events: the backlog drains in minutes at the consumer's pace
 E2E_RECORDS = 1_000
 RELAY_ROWS = 50_000
@@ -74,11 +78,45 @@ def bench_pipeline(stack, baseline, seconds: int, *, admin_headers, write_lua) -
         asyncio.run(_drained(stack, first=lambda: _post_one(url, headers)))
         figures = _throughput(stack, seconds, url, headers, write_lua)
         figures += asyncio.run(_latency(stack))
+        figures += _latency_sampled(stack)
         figures.append(_relay(stack))
         return figures
     finally:
         for service in started:
             stack.stop_service(service)
+
+
+def _restart(stack, env: dict[str, str]) -> None:
+    """Profiles and matching again, with `env` added to what they inherit from this process."""
+    for service in SERVICES:
+        stack.stop_service(service)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        for service in SERVICES:
+            stack.start_service(service, wait=False)
+        for service in SERVICES:
+            stack.wait_ready(service)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _latency_sampled(stack) -> list[Figure]:
+    """The latency again with one trace in ten recorded (the SDK's own sampler settings), as an
+    operator would run at volume: by default every event's spans are recorded."""
+    _restart(stack, SAMPLED)
+    try:
+        figures = asyncio.run(_latency(stack))
+    finally:
+        _restart(stack, {})
+    return [
+        dataclasses.replace(f, name=f"{f.name}, 1 in 10 traces sampled", goal="report")
+        for f in figures
+    ]
 
 
 # -- 1. sustained events/s -------------------------------------------------------------------
