@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import time
@@ -161,6 +162,40 @@ async def eventually(
         await asyncio.sleep(interval)
         result = await probe()
     return result
+
+
+async def skip_history(settings: Any, topics: list[str]) -> None:
+    """Commit a service's consumer group at the end of its topics, before the service starts.
+
+    The events earlier modules of a run published belong to their own organizations. A suite
+    whose tests need none of them can start after them instead of working through them first:
+    notifications would otherwise welcome every person profiles' suites registered (some 12,000,
+    at tens per second) before its first test. Only while the group has no members: a running
+    service keeps its place, and `caught_up` waits for it as before.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.errors import KafkaError
+
+    from trellis_shared.kafka import ensure_topics, partitions_of
+
+    bootstrap = settings.kafka_bootstrap
+    await ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
+    partitions = [
+        TopicPartition(topic, p) for topic in topics for p in await partitions_of(bootstrap, topic)
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=f"trellis-{settings.service_name}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    except KafkaError as exc:  # members are active: they keep their offsets
+        logging.getLogger(__name__).warning("history not skipped (%r); caught_up waits", exc)
+    finally:
+        await consumer.stop()
 
 
 async def caught_up(app: Any, *, timeout: float = 300.0) -> None:

@@ -18,7 +18,8 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from trellis_infra.pytest_plugin import bearer, caught_up, eventually, settings_for
+from trellis_infra.pytest_plugin import bearer, caught_up, eventually, settings_for, skip_history
+from trellis_notifications.handlers import subscriptions
 from trellis_notifications.main import create_app
 from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.contracts import profiles as p
@@ -98,6 +99,14 @@ class World:
         return await self.rows(
             "SELECT * FROM email_delivery WHERE person_id = :p ORDER BY created_at", p=person_id
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _after_earlier_suites(stack) -> None:
+    """Notifications' tests start after the events earlier suites left on its topics."""
+    await skip_history(
+        settings_for(stack, "notifications", NotificationsSettings), subscriptions.topics
+    )
 
 
 @pytest.fixture(scope="module")
