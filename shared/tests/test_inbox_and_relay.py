@@ -13,11 +13,13 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from trellis_infra.pytest_plugin import eventually
+from trellis_shared.app import asyncpg_dsn
 from trellis_shared.contracts.profiles import PersonRegistered
 from trellis_shared.db import create_engine, create_sessionmaker
 from trellis_shared.events import dlq_topic, header_value
@@ -441,3 +443,34 @@ async def test_a_replayed_batch_sends_each_bad_record_to_the_dlq_once(db, stack)
         ),
         ("malformed", None),
     ]
+
+
+async def test_an_emitted_event_wakes_the_relay_at_commit_and_never_on_rollback(db, stack):
+    engine, sessionmaker = db
+    channel = f"test_outbox_{uuid.uuid4().hex[:8]}"
+    settings = ServiceSettings(**stack.service_settings("notifications"))
+    listener = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    woken: asyncio.Queue = asyncio.Queue()
+    await listener.add_listener(channel, lambda _conn, _pid, name, _payload: woken.put_nowait(name))
+    try:
+        tenant = uuid.uuid4()
+        with contextlib.suppress(RuntimeError):
+            async with sessionmaker() as session, session.begin():
+                await emit(
+                    session, _registered(uuid.uuid4()), tenant=tenant, source="t", channel=channel
+                )
+                raise RuntimeError("rolled back")
+        async with sessionmaker() as session, session.begin():
+            event_ = await emit(
+                session, _registered(uuid.uuid4()), tenant=tenant, source="t", channel=channel
+            )
+        assert await asyncio.wait_for(woken.get(), 10) == channel
+        await asyncio.sleep(0.5)
+        assert woken.empty()  # one wake-up: the rolled-back event sent none
+        async with engine.connect() as conn:
+            stored = await conn.scalar(
+                sa.select(sa.func.count()).where(outbox_message.c.tenant == tenant)
+            )
+        assert stored == 1 and event_.tenant == tenant
+    finally:
+        await listener.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import uuid
@@ -50,11 +51,21 @@ async def emit(
     """Write an event to the outbox inside the caller's transaction; the relay publishes it."""
     event_ = Event.new(data, tenant=tenant, source=source)
     connection = await session.connection()
-    await connection.execute(outbox_message.insert().values(**_outbox_row(event_)))
-    if channel:
-        # Delivered at commit only, so the relay never wakes for a rolled-back event.
-        await connection.execute(sa.select(sa.func.pg_notify(channel, "")))
+    await connection.execute(_insert_one(channel), _outbox_row(event_))
     return event_
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_one(channel: str | None) -> sa.Executable:
+    """The INSERT of one outbox row, and with a channel its NOTIFY in the same round trip
+    (delivered at commit only, so the relay never wakes for a rolled-back event). Built once."""
+    insert = outbox_message.insert().values(
+        {c.name: sa.bindparam(c.name, type_=c.type) for c in _ROW_COLUMNS}
+    )
+    if channel is None:
+        return insert
+    written = insert.returning(outbox_message.c.id).cte("written")
+    return sa.select(sa.func.pg_notify(channel, "")).select_from(written)
 
 
 async def emit_many(
@@ -74,6 +85,21 @@ async def emit_many(
     if channel:
         await connection.execute(sa.select(sa.func.pg_notify(channel, "")))
     return events
+
+
+_ROW_COLUMNS = [
+    outbox_message.c[name]
+    for name in (
+        "event_id",
+        "event_type",
+        "topic",
+        "key",
+        "tenant",
+        "headers",
+        "payload",
+        "traceparent",
+    )
+]
 
 
 def _outbox_row(event_: Event[Any]) -> dict[str, Any]:

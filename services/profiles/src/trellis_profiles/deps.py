@@ -10,7 +10,7 @@ from trellis_profiles.settings import ProfilesSettings
 from trellis_shared.db import SessionDep  # noqa: F401  (re-exported for the routes)
 
 
-def _settings(request: Request) -> ProfilesSettings:
+async def _settings(request: Request) -> ProfilesSettings:  # async: a plain def runs in a thread
     return request.app.state.settings
 
 
