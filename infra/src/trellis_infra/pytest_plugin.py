@@ -164,6 +164,19 @@ async def eventually(
     return result
 
 
+async def _partitions(settings: Any, topics: list[str]) -> list[Any]:
+    """Every partition of a service's topics, creating the topics it would create itself."""
+    from aiokafka import TopicPartition
+
+    from trellis_shared.kafka import ensure_topics, partitions_of
+
+    bootstrap = settings.kafka_bootstrap
+    await ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
+    return [
+        TopicPartition(topic, p) for topic in topics for p in await partitions_of(bootstrap, topic)
+    ]
+
+
 async def skip_history(settings: Any, topics: list[str]) -> None:
     """Commit a service's consumer group at the end of its topics, before the service starts.
 
@@ -173,16 +186,11 @@ async def skip_history(settings: Any, topics: list[str]) -> None:
     at tens per second) before its first test. Only while the group has no members: a running
     service keeps its place, and `caught_up` waits for it as before.
     """
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import KafkaError
 
-    from trellis_shared.kafka import ensure_topics, partitions_of
-
     bootstrap = settings.kafka_bootstrap
-    await ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
-    partitions = [
-        TopicPartition(topic, p) for topic in topics for p in await partitions_of(bootstrap, topic)
-    ]
+    partitions = await _partitions(settings, topics)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=f"trellis-{settings.service_name}",
@@ -203,21 +211,16 @@ async def caught_up(app: Any, *, timeout: float = 300.0) -> None:
 
     The test stack is shared by every module of a run, so a service's consumer group starts on
     everything earlier modules published (matching's runs, profiles' imports). Its first test
-    should assert behaviour, not race that backlog. Offsets are committed per record, so the
-    group is caught up when its committed offsets reach the end offsets taken on entry.
+    should assert behaviour, not race that backlog. Offsets are committed after each fetch, so
+    the group is caught up when its committed offsets reach the end offsets taken on entry.
     """
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
     from aiokafka.admin import AIOKafkaAdminClient
-
-    from trellis_shared.kafka import ensure_topics, partitions_of
 
     settings = app.state.settings
     topics = app.state.runtime.spec.subscriptions.topics
     bootstrap = settings.kafka_bootstrap
-    await ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
-    partitions = [
-        TopicPartition(topic, p) for topic in topics for p in await partitions_of(bootstrap, topic)
-    ]
+    partitions = await _partitions(settings, topics)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await probe.start()
     try:
