@@ -1,10 +1,20 @@
-"""Which session a request gets: reads without a transaction, writes in one."""
+"""Which session a request gets; projection rows upserted one by one and together."""
 
+import random
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_shared.db import _request_session, create_engine, create_sessionmaker
+from trellis_shared.db import (
+    Row,
+    _request_session,
+    create_engine,
+    create_sessionmaker,
+    upsert_all_if_newer,
+    upsert_if_newer,
+)
 from trellis_shared.settings import ServiceSettings
 
 
@@ -27,3 +37,66 @@ async def test_reads_get_an_autocommit_session_and_writes_a_transactional_one(me
     assert session.bind.get_execution_options().get("isolation_level") == isolation
     await sessions.aclose()
     await engine.dispose()
+
+
+def _projection_table(metadata: sa.MetaData, name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("a", sa.Text),
+        sa.Column("b", sa.Text),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+        prefixes=["TEMPORARY"],
+    )
+
+
+async def test_rows_upserted_together_end_as_if_upserted_one_by_one(stack):
+    """Random projection rows for two tables, interleaved (ids repeated, versions out of order
+    and tied, rows with and without column `b`): `upsert_all_if_newer` of the whole list leaves
+    each table as `upsert_if_newer` of its rows in order does."""
+    metadata = sa.MetaData()
+    one_by_one = {t: _projection_table(metadata, f"one_by_one_{t}") for t in "xy"}
+    together = {t: _projection_table(metadata, f"together_{t}") for t in "xy"}
+    rng = random.Random(9)
+    # The admin role: a service's role may not create tables, not even temporary ones.
+    engine = create_engine(ServiceSettings(database_url=_asyncpg_url(stack.admin_dsn)))
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(metadata.create_all)
+            session = AsyncSession(bind=conn)
+            for trial in range(50):
+                stored = [
+                    {"id": i, "a": "stored", "b": "stored", "version": 3} for i in range(0, 8, 2)
+                ]
+                for table in [*one_by_one.values(), *together.values()]:
+                    await session.execute(sa.delete(table))
+                    await session.execute(sa.insert(table), stored)
+                rows = []
+                for n in range(rng.randint(1, 30)):
+                    values = {"id": rng.randrange(8), "a": f"{trial}.{n}"}
+                    if rng.random() < 0.3:
+                        values["b"] = f"{trial}.{n}"
+                    values["version"] = rng.randint(1, 6)
+                    rows.append((rng.choice("xy"), values))
+                for t, values in rows:
+                    await upsert_if_newer(session, one_by_one[t], values)
+                await upsert_all_if_newer(session, [Row(together[t], v) for t, v in rows])
+                for t in "xy":
+                    assert await _contents(session, together[t]) == await _contents(
+                        session, one_by_one[t]
+                    ), rows
+    finally:
+        await engine.dispose()
+
+
+async def _contents(session: AsyncSession, table: sa.Table) -> list[tuple]:
+    found = await session.execute(
+        sa.select(table.c.id, table.c.a, table.c.b, table.c.version).order_by(table.c.id)
+    )
+    return [tuple(row) for row in found]
+
+
+def _asyncpg_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)

@@ -20,8 +20,8 @@ from sqlalchemy import exc as sa_exc
 
 from trellis_infra.pytest_plugin import eventually
 from trellis_shared.app import asyncpg_dsn
-from trellis_shared.contracts.profiles import PersonRegistered
-from trellis_shared.db import create_engine, create_sessionmaker
+from trellis_shared.contracts.profiles import PersonErased, PersonRegistered
+from trellis_shared.db import Row, create_engine, create_sessionmaker
 from trellis_shared.events import dlq_topic, header_value
 from trellis_shared.inbox import InboxConsumer, Subscriptions, is_transient
 from trellis_shared.kafka import create_consumer, create_producer, read_topic
@@ -52,9 +52,14 @@ def _registered(person_id: uuid.UUID) -> PersonRegistered:
 async def _publish_via_outbox(
     engine, sessionmaker, bootstrap, people: list[uuid.UUID], tenant: uuid.UUID
 ):
+    events = [_registered(person_id) for person_id in people]
+    await _publish_events(engine, sessionmaker, bootstrap, events, tenant)
+
+
+async def _publish_events(engine, sessionmaker, bootstrap, events: list, tenant: uuid.UUID):
     async with sessionmaker() as session, session.begin():
-        for person_id in people:
-            await emit(session, _registered(person_id), tenant=tenant, source="trellis/test")
+        for data in events:
+            await emit(session, data, tenant=tenant, source="trellis/test")
     relay = _relay(engine, bootstrap)
     try:
         while await relay.publish_batch():
@@ -233,6 +238,99 @@ async def test_a_batch_applies_each_event_once_and_tries_a_failing_one_exactly_m
     )
     mine = [r for r in dead if header_value(r.headers, "dlq_consumer") == name]
     assert [header_value(r.headers, "dlq_attempts") for r in mine] == ["3"]
+
+
+# Notifications' copy of people, as a projection test writes it (unqualified: the search_path).
+_person_view = sa.Table(
+    "person_view",
+    sa.MetaData(),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("organization_id", sa.Uuid),
+    sa.Column("full_name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("version", sa.Integer),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+
+async def test_projected_rows_are_written_together_before_the_next_handler_and_failures_alone(
+    db, stack
+):
+    """Consecutive projected events of a batch become one write, made before any other handler
+    runs (which reads it). A projection that raises is blamed on its event; a write the database
+    refuses is tried again event by event; both go to the DLQ alone after 3 tries."""
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    a, b, c, d, e, raises, refused = (uuid.uuid4() for _ in range(7))
+    names_at_erasure: dict[uuid.UUID, str | None] = {}
+    projected: list[uuid.UUID] = []
+    subscriptions = Subscriptions()
+
+    @subscriptions.projects(PersonRegistered)
+    def person_row(event) -> Row:
+        person = event.data.person_id
+        projected.append(person)
+        if person == raises:
+            raise ValueError("this person breaks the projection")
+        return Row(
+            _person_view,
+            {
+                "id": person,
+                "organization_id": event.tenant,
+                "full_name": None if person == refused else f"Person {person.hex[:6]}",
+                "email": event.data.email,
+                "version": event.data.version,
+            },
+        )
+
+    @subscriptions.on(PersonErased)
+    async def erased(session, event):
+        person = event.data.person_id
+        names_at_erasure[person] = await session.scalar(
+            sa.select(_person_view.c.full_name).where(_person_view.c.id == person)
+        )
+
+    now = datetime.now(UTC)
+    clean = [_registered(a), _registered(b), PersonErased(person_id=a, erased_at=now)]
+    clean.append(_registered(c))
+    failing = [_registered(raises), _registered(d), _registered(refused), _registered(e)]
+    await _publish_events(engine, sessionmaker, stack.kafka_bootstrap, clean + failing, tenant)
+    order = [(str(data.person_id).encode(), data.event_type) for data in clean + failing]
+    published = await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
+    mine = [r for r in published if (r.key, header_value(r.headers, "ce_type")) in order]
+    records = sorted(mine, key=lambda r: order.index((r.key, header_value(r.headers, "ce_type"))))
+    assert len(records) == len(order)
+
+    name = f"test-projection-{uuid.uuid4().hex[:8]}"
+    consumer = _batch_consumer(stack, sessionmaker, subscriptions, name)
+    try:
+        await consumer.process_batch(records[: len(clean)])
+        # a's row was written with b's before the erasure handler ran, in the same transaction.
+        assert names_at_erasure == {a: f"Person {a.hex[:6]}"}
+        assert (consumer.processed_total, consumer.dead_lettered_total) == (4, 0)
+
+        projected.clear()
+        await consumer.process_batch(records[len(clean) :])
+        # In the batch `raises` fails at once, which counts as its first of 3 tries. The rest go
+        # as a batch again: their write fails, then d, refused (3 tries) and e each on its own.
+        assert projected == [*[raises] * 3, d, refused, e, d, *[refused] * 3, e]
+        assert (consumer.processed_total, consumer.dead_lettered_total) == (6, 2)
+    finally:
+        await consumer.close()
+    async with engine.connect() as conn:
+        stored = await conn.execute(
+            sa.select(_person_view.c.id, _person_view.c.full_name).where(
+                _person_view.c.organization_id == tenant
+            )
+        )
+        assert dict(stored.all()) == {p: f"Person {p.hex[:6]}" for p in (a, b, c, d, e)}
+    for person, error in ((raises, "breaks the projection"), (refused, "full_name")):
+        dead = await read_topic(
+            stack.kafka_bootstrap, dlq_topic(PersonRegistered.topic()), key=str(person).encode()
+        )
+        letters = [r for r in dead if header_value(r.headers, "dlq_consumer") == name]
+        assert [header_value(r.headers, "dlq_attempts") for r in letters] == ["3"]
+        assert error in header_value(letters[0].headers, "dlq_error")
 
 
 async def test_an_unreachable_database_is_retried_not_dead_lettered(db, stack):

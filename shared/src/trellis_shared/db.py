@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
@@ -130,6 +132,35 @@ async def upsert_if_newer(session: AsyncSession, table: sa.Table, values: dict[s
     late event never overwrites a newer state. `table` needs `id`, `version` and `updated_at`.
     """
     await session.execute(_upsert_statement(table, tuple(values)), values)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a projection, for `upsert_if_newer` or `upsert_all_if_newer`."""
+
+    table: sa.Table
+    values: dict[str, Any]
+
+
+async def upsert_all_if_newer(session: AsyncSession, rows: list[Row]) -> None:
+    """The rows as if each went through `upsert_if_newer` in order, in few statements.
+
+    Projection tables hold no keys to each other, so each table's rows go together (in their
+    order). Within a run of rows with the same columns, applying them in order leaves per id the
+    stored row or the first of the newest given, so only that one is sent; a run is one
+    executemany.
+    """
+    by_table: dict[sa.Table, list[Row]] = {}
+    for row in rows:
+        by_table.setdefault(row.table, []).append(row)
+    for table, table_rows in by_table.items():
+        for keys, run in itertools.groupby(table_rows, key=lambda row: tuple(row.values)):
+            newest: dict[Any, dict[str, Any]] = {}
+            for row in run:
+                kept = newest.get(row.values["id"])
+                if kept is None or row.values["version"] > kept["version"]:
+                    newest[row.values["id"]] = row.values
+            await session.execute(_upsert_statement(table, keys), list(newest.values()))
 
 
 @functools.lru_cache(maxsize=256)

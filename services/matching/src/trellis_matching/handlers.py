@@ -6,22 +6,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_matching import readmodel
 from trellis_shared.contracts import profiles as p
+from trellis_shared.db import Row
 from trellis_shared.events import Event
 from trellis_shared.inbox import Subscriptions
 
 subscriptions = Subscriptions()
 
 
-@subscriptions.on(p.ProgramCreated)
-@subscriptions.on(p.ProgramUpdated)
-async def program_changed(session: AsyncSession, event: Event) -> None:
-    await readmodel.record_program(session, event.tenant, event.data)
+@subscriptions.projects(p.ProgramCreated)
+@subscriptions.projects(p.ProgramUpdated)
+def program_changed(event: Event) -> Row:
+    return readmodel.program_row(event.tenant, event.data)
 
 
-@subscriptions.on(p.PersonRegistered)
-@subscriptions.on(p.PersonUpdated)
-async def person_changed(session: AsyncSession, event: Event) -> None:
-    await readmodel.record_person(session, event.tenant, event.data)
+@subscriptions.projects(p.PersonRegistered)
+@subscriptions.projects(p.PersonUpdated)
+def person_changed(event: Event) -> Row:
+    return readmodel.person_row(event.tenant, event.data)
 
 
 @subscriptions.on(p.PersonErased)
@@ -29,10 +30,10 @@ async def person_erased(session: AsyncSession, event: Event[p.PersonErased]) -> 
     await readmodel.erase_person(session, event.tenant, event.data.person_id)
 
 
-@subscriptions.on(p.EnrollmentCreated)
-@subscriptions.on(p.EnrollmentUpdated)
-async def enrollment_changed(session: AsyncSession, event: Event) -> None:
-    await readmodel.record_enrollment(session, event.tenant, event.data)
+@subscriptions.projects(p.EnrollmentCreated)
+@subscriptions.projects(p.EnrollmentUpdated)
+def enrollment_changed(event: Event) -> Row:
+    return readmodel.enrollment_row(event.tenant, event.data)
 
 
 @subscriptions.on(p.EnrollmentWithdrawn)

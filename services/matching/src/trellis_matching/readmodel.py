@@ -1,7 +1,7 @@
 """Keeping matching's copy of programs, people and enrollments in step with profiles' events.
 
-Every write is an upsert guarded by the entity's version, so a replayed or late event never
-overwrites a newer state.
+Programs, people and enrollments are projections: each event is one row, upserted only when its
+version is newer, so a replayed or late event never overwrites a newer state.
 """
 
 from __future__ import annotations
@@ -14,17 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_matching.models import EnrollmentView, PersonView, ProgramView
 from trellis_matching.proposals import service as proposals
 from trellis_shared.contracts import profiles as contracts
-from trellis_shared.db import upsert_if_newer
+from trellis_shared.db import Row
 
 _PERSON_PRIVATE = {"email", "person_id", "registered_at", "updated_at", "full_name", "version"}
 
 
-async def record_program(
-    session: AsyncSession, tenant: uuid.UUID, data: contracts.ProgramCreated
-) -> None:
-    """Store a program's matching settings (created or updated)."""
-    await upsert_if_newer(
-        session,
+def program_row(tenant: uuid.UUID, data: contracts.ProgramCreated) -> Row:
+    """A program's matching settings (created or updated)."""
+    return Row(
         ProgramView.__table__,
         {
             "id": data.program_id,
@@ -36,13 +33,10 @@ async def record_program(
     )
 
 
-async def record_person(
-    session: AsyncSession, tenant: uuid.UUID, data: contracts.PersonRegistered
-) -> None:
-    """Store the attributes matching scores on (registered or updated); no email is kept."""
+def person_row(tenant: uuid.UUID, data: contracts.PersonRegistered) -> Row:
+    """The attributes matching scores on (registered or updated); no email is kept."""
     profile = data.model_dump(mode="json", exclude=_PERSON_PRIVATE)
-    await upsert_if_newer(
-        session,
+    return Row(
         PersonView.__table__,
         {
             "id": data.person_id,
@@ -69,11 +63,9 @@ async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid
     await proposals.withdraw_open(session=session, organization_id=tenant, person_id=person_id)
 
 
-async def record_enrollment(
-    session: AsyncSession, tenant: uuid.UUID, data: contracts.EnrollmentCreated
-) -> None:
-    await upsert_if_newer(
-        session,
+def enrollment_row(tenant: uuid.UUID, data: contracts.EnrollmentCreated) -> Row:
+    """A person's enrollment in a program: role, capacity, goals, topics and status."""
+    return Row(
         EnrollmentView.__table__,
         {
             "id": data.enrollment_id,

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_sessions.models import SessionsTable, timestamp
 from trellis_shared.contracts import profiles as contracts
-from trellis_shared.db import upsert_if_newer
+from trellis_shared.db import Row
 
 ERASED_NAME = "Erased person"
 
@@ -60,12 +60,9 @@ class ProgramDefaults:
     health_threshold: int = 50
 
 
-async def record_program(
-    session: AsyncSession, tenant: uuid.UUID, data: contracts.ProgramCreated
-) -> None:
-    """Store a program's mentorship defaults (created or updated)."""
-    await upsert_if_newer(
-        session,
+def program_row(tenant: uuid.UUID, data: contracts.ProgramCreated) -> Row:
+    """A program's mentorship defaults (created or updated)."""
+    return Row(
         ProgramView.__table__,
         {
             "id": data.program_id,
@@ -79,12 +76,9 @@ async def record_program(
     )
 
 
-async def record_person(
-    session: AsyncSession, tenant: uuid.UUID, data: contracts.PersonRegistered
-) -> None:
-    """Store a person's name, time zone and locale (registered or updated)."""
-    await upsert_if_newer(
-        session,
+def person_row(tenant: uuid.UUID, data: contracts.PersonRegistered) -> Row:
+    """A person's name, time zone and locale (registered or updated)."""
+    return Row(
         PersonView.__table__,
         {
             "id": data.person_id,

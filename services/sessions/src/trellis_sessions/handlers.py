@@ -9,6 +9,7 @@ from trellis_sessions import directory, erasure
 from trellis_sessions.mentorships import service as mentorships
 from trellis_shared.contracts import matching as m
 from trellis_shared.contracts import profiles as p
+from trellis_shared.db import Row
 from trellis_shared.events import Event
 from trellis_shared.inbox import Subscriptions
 
@@ -20,16 +21,16 @@ async def match_accepted(session: AsyncSession, event: Event[m.MatchAccepted]) -
     await mentorships.start_from_match(session, event.tenant, event.data)
 
 
-@subscriptions.on(p.ProgramCreated)
-@subscriptions.on(p.ProgramUpdated)
-async def program_changed(session: AsyncSession, event: Event) -> None:
-    await directory.record_program(session, event.tenant, event.data)
+@subscriptions.projects(p.ProgramCreated)
+@subscriptions.projects(p.ProgramUpdated)
+def program_changed(event: Event) -> Row:
+    return directory.program_row(event.tenant, event.data)
 
 
-@subscriptions.on(p.PersonRegistered)
-@subscriptions.on(p.PersonUpdated)
-async def person_changed(session: AsyncSession, event: Event) -> None:
-    await directory.record_person(session, event.tenant, event.data)
+@subscriptions.projects(p.PersonRegistered)
+@subscriptions.projects(p.PersonUpdated)
+def person_changed(event: Event) -> Row:
+    return directory.person_row(event.tenant, event.data)
 
 
 @subscriptions.on(p.PersonErased)
