@@ -26,7 +26,7 @@ from trellis_shared.events import dlq_topic, header_value
 from trellis_shared.inbox import InboxConsumer, Subscriptions, is_transient
 from trellis_shared.kafka import create_consumer, create_producer, read_topic
 from trellis_shared.messaging_tables import dead_letter, inbox_message, outbox_message
-from trellis_shared.outbox import OutboxRelay, emit
+from trellis_shared.outbox import OutboxRelay, emit, notify_channel
 from trellis_shared.settings import ServiceSettings
 
 
@@ -573,3 +573,52 @@ async def test_an_emitted_event_wakes_the_relay_at_commit_and_never_on_rollback(
         assert stored == 1 and event_.tenant == tenant
     finally:
         await listener.close()
+
+
+async def test_an_event_committed_while_the_relay_publishes_goes_out_at_once(db, stack):
+    """Its NOTIFY arrives during the batch; the relay must not sleep through it until the poll
+    interval (two minutes here) runs out."""
+    engine, sessionmaker = db
+    settings = ServiceSettings(**stack.service_settings("notifications"))
+    relay = OutboxRelay(
+        engine=engine,
+        producer_factory=lambda: create_producer(stack.kafka_bootstrap, client_id="test-relay"),
+        listen_dsn=asyncpg_dsn(settings.database_url),
+        schema="notifications",
+        poll_interval_s=120,
+    )
+    tenant, late = uuid.uuid4(), uuid.uuid4()
+    publish_batch, batches = relay.publish_batch, 0
+
+    async def another_commits_meanwhile() -> int:
+        nonlocal batches
+        batches += 1
+        published = await publish_batch()
+        if batches == 1:
+            async with sessionmaker() as session, session.begin():
+                await emit(
+                    session,
+                    _registered(late),
+                    tenant=tenant,
+                    source="trellis/test",
+                    channel=notify_channel("notifications"),
+                )
+            await asyncio.wait_for(relay._wake.wait(), 10)  # its NOTIFY reached the relay
+        return published
+
+    relay.publish_batch = another_commits_meanwhile
+
+    async def published_at():
+        async with engine.connect() as conn:
+            return await conn.scalar(
+                sa.select(outbox_message.c.published_at).where(outbox_message.c.tenant == tenant)
+            )
+
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(published_at, until=lambda at: at is not None, timeout=20)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await relay.close()

@@ -161,6 +161,9 @@ class OutboxRelay:
         while True:
             try:
                 await self._ensure_listener()
+                # Cleared before the batch, not after: a row committed while it is published
+                # wakes the next one at once instead of waiting for the poll interval.
+                self._wake.clear()
                 published = await self.publish_batch()
                 failures = 0
                 self.last_error = None
@@ -174,7 +177,6 @@ class OutboxRelay:
                 if loop.time() - last_count >= 1.0:
                     last_count = loop.time()
                     await self._refresh_backlog()
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
             except asyncio.CancelledError:
