@@ -381,10 +381,8 @@ class InboxConsumer:
             try:
                 async with self._sessionmaker() as session, session.begin():
                     inserted = await session.scalar(
-                        insert(inbox_message)
-                        .values(consumer=self.name, event_id=event_.id, event_type=event_.type)
-                        .on_conflict_do_nothing()
-                        .returning(inbox_message.c.event_id)
+                        _RECORD_ONE,
+                        {"consumer": self.name, "event_id": event_.id, "event_type": event_.type},
                     )
                     if inserted is None:
                         self.duplicates_total += 1
@@ -552,6 +550,20 @@ class InboxConsumer:
 
 
 _CLAIM_LOCK_TIMEOUT = sa.text("SET LOCAL lock_timeout = '30s'")
+
+
+# Built once: an event on its own (a quiet topic's usual batch) spent ~7% of its CPU building it.
+_RECORD_ONE = (
+    insert(inbox_message)
+    .values(
+        {
+            name: sa.bindparam(name, type_=inbox_message.c[name].type)
+            for name in ("consumer", "event_id", "event_type")
+        }
+    )
+    .on_conflict_do_nothing()
+    .returning(inbox_message.c.event_id)
+)
 
 
 def _place(record: ConsumerRecord) -> tuple[str, int, int]:
