@@ -254,7 +254,7 @@ _person_view = sa.Table(
 
 
 async def test_projected_rows_are_written_together_before_the_next_handler_and_failures_alone(
-    db, stack
+    db, stack, spans
 ):
     """Consecutive projected events of a batch become one write, made before any other handler
     runs (which reads it). A projection that raises is blamed on its event; a write the database
@@ -304,9 +304,22 @@ async def test_projected_rows_are_written_together_before_the_next_handler_and_f
     name = f"test-projection-{uuid.uuid4().hex[:8]}"
     consumer = _batch_consumer(stack, sessionmaker, subscriptions, name)
     try:
+        spans.clear()
         await consumer.process_batch(records[: len(clean)])
         # a's row was written with b's before the erasure handler ran, in the same transaction.
         assert names_at_erasure == {a: f"Person {a.hex[:6]}"}
+        # Each write is a span linked to the spans of the events whose rows it wrote.
+        finished = spans.get_finished_spans()
+        process = {
+            s.context.span_id: s.attributes["messaging.message.id"]
+            for s in finished
+            if s.name.endswith(" process") and s.attributes["messaging.consumer.group.name"] == name
+        }
+        writes = [s for s in finished if s.name == "project rows"]
+        linked = [[process[link.context.span_id] for link in w.links] for w in writes]
+        ids = [header_value(r.headers, "ce_id") for r in records]
+        assert linked == [ids[:2], ids[3:4]]  # a and b before the erasure, then c
+        assert [w.attributes["trellis.inbox.rows"] for w in writes] == [2, 1]
         assert (consumer.processed_total, consumer.dead_lettered_total) == (4, 0)
 
         projected.clear()

@@ -304,7 +304,8 @@ class InboxConsumer:
         index of the event whose handler failed (None if no handler did) and the error."""
         applied: list[Event[Any]] = []
         projections = self._subscriptions.projections
-        projected: list[Row] = []  # rows of the projected events since the last handler
+        # Rows of the projected events since the last handler, with their events' spans.
+        projected: list[tuple[Row, trace.SpanContext]] = []
         at = None
         try:
             async with self._sessionmaker() as session, session.begin():
@@ -326,7 +327,7 @@ class InboxConsumer:
                         # Earlier projected rows go first: this handler may read them. A failed
                         # write is no one event's fault; each is then tried on its own.
                         at = None
-                        await upsert_all_if_newer(session, projected)
+                        await self._project(session, projected)
                         projected.clear()
                     at = index
                     # A failure is retried on its own, where its span records it.
@@ -340,7 +341,7 @@ class InboxConsumer:
                             continue
                         fresh.discard(event_.id)
                         if projection is not None:
-                            projected.append(projection(event_))
+                            projected.append((projection(event_), span.get_span_context()))
                             applied.append(event_)
                             continue
                         await handler(session, event_)
@@ -351,7 +352,7 @@ class InboxConsumer:
                         applied.append(event_)
                 at = None  # neither the last rows' write nor the COMMIT is one event's fault
                 if projected:
-                    await upsert_all_if_newer(session, projected)
+                    await self._project(session, projected)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -361,6 +362,20 @@ class InboxConsumer:
         for event_ in applied:
             self._processed.add(1, {"consumer": self.name, "event_type": event_.type})
         return None
+
+    async def _project(
+        self, session: AsyncSession, projected: list[tuple[Row, trace.SpanContext]]
+    ) -> None:
+        """Write projected rows together, in a span linked to each of their events' spans."""
+        with self._tracer.start_as_current_span(
+            "project rows",
+            links=[trace.Link(context) for _, context in projected],
+            attributes={
+                "messaging.consumer.group.name": self.name,
+                "trellis.inbox.rows": len(projected),
+            },
+        ):
+            await upsert_all_if_newer(session, [row for row, _ in projected])
 
     def _is_foreign(self, headers: list[tuple[str, bytes]]) -> bool:
         for key, raw in headers:
