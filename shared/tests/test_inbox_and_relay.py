@@ -68,13 +68,14 @@ async def _publish_events(engine, sessionmaker, bootstrap, events: list, tenant:
         await relay.close()
 
 
-def _relay(engine, bootstrap, batch_size=500):
+def _relay(engine, bootstrap, batch_size=500, **options):
     return OutboxRelay(
         engine=engine,
         producer_factory=lambda: create_producer(bootstrap, client_id="test-relay"),
-        listen_dsn="postgresql://unused",
+        listen_dsn=options.pop("listen_dsn", "postgresql://unused"),
         schema="notifications",
         batch_size=batch_size,
+        **options,
     )
 
 
@@ -593,11 +594,10 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_at_once(db,
     interval (two minutes here) runs out."""
     engine, sessionmaker = db
     settings = ServiceSettings(**stack.service_settings("notifications"))
-    relay = OutboxRelay(
-        engine=engine,
-        producer_factory=lambda: create_producer(stack.kafka_bootstrap, client_id="test-relay"),
+    relay = _relay(
+        engine,
+        stack.kafka_bootstrap,
         listen_dsn=asyncpg_dsn(settings.database_url),
-        schema="notifications",
         poll_interval_s=120,
     )
     tenant, late = uuid.uuid4(), uuid.uuid4()
