@@ -254,6 +254,43 @@ _person_view = sa.Table(
 )
 
 
+def _names_at_erasure(subscriptions: Subscriptions) -> dict[uuid.UUID, str | None]:
+    """Subscribe to erasures a handler that notes the person's name in `_person_view` then."""
+    names: dict[uuid.UUID, str | None] = {}
+
+    @subscriptions.on(PersonErased)
+    async def erased(session, event):
+        person = event.data.person_id
+        names[person] = await session.scalar(
+            sa.select(_person_view.c.full_name).where(_person_view.c.id == person)
+        )
+
+    return names
+
+
+async def _published_records(db, stack, events: list, tenant: uuid.UUID) -> list:
+    """Publish the events of people (through the outbox) and read back their records, in order."""
+    engine, sessionmaker = db
+    await _publish_events(engine, sessionmaker, stack.kafka_bootstrap, events, tenant)
+    order = [(str(data.person_id).encode(), data.event_type) for data in events]
+    published = await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
+    mine = [r for r in published if (r.key, header_value(r.headers, "ce_type")) in order]
+    records = sorted(mine, key=lambda r: order.index((r.key, header_value(r.headers, "ce_type"))))
+    assert len(records) == len(order)
+    return records
+
+
+def _linked_spans(spans, name: str, consumer: str) -> list[list[str]]:
+    """For each span `name`, the event ids of the process spans it links to."""
+    finished = spans.get_finished_spans()
+    process = {
+        s.context.span_id: s.attributes["messaging.message.id"]
+        for s in finished
+        if s.name.endswith(" process") and s.attributes["messaging.consumer.group.name"] == consumer
+    }
+    return [[process[link.context.span_id] for link in s.links] for s in finished if s.name == name]
+
+
 async def test_projected_rows_are_written_together_before_the_next_handler_and_failures_alone(
     db, stack, spans
 ):
@@ -263,9 +300,9 @@ async def test_projected_rows_are_written_together_before_the_next_handler_and_f
     engine, sessionmaker = db
     tenant = uuid.uuid4()
     a, b, c, d, e, raises, refused = (uuid.uuid4() for _ in range(7))
-    names_at_erasure: dict[uuid.UUID, str | None] = {}
     projected: list[uuid.UUID] = []
     subscriptions = Subscriptions()
+    names_at_erasure = _names_at_erasure(subscriptions)
 
     @subscriptions.projects(PersonRegistered)
     def person_row(event) -> Row:
@@ -284,23 +321,11 @@ async def test_projected_rows_are_written_together_before_the_next_handler_and_f
             },
         )
 
-    @subscriptions.on(PersonErased)
-    async def erased(session, event):
-        person = event.data.person_id
-        names_at_erasure[person] = await session.scalar(
-            sa.select(_person_view.c.full_name).where(_person_view.c.id == person)
-        )
-
     now = datetime.now(UTC)
     clean = [_registered(a), _registered(b), PersonErased(person_id=a, erased_at=now)]
     clean.append(_registered(c))
     failing = [_registered(raises), _registered(d), _registered(refused), _registered(e)]
-    await _publish_events(engine, sessionmaker, stack.kafka_bootstrap, clean + failing, tenant)
-    order = [(str(data.person_id).encode(), data.event_type) for data in clean + failing]
-    published = await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
-    mine = [r for r in published if (r.key, header_value(r.headers, "ce_type")) in order]
-    records = sorted(mine, key=lambda r: order.index((r.key, header_value(r.headers, "ce_type"))))
-    assert len(records) == len(order)
+    records = await _published_records(db, stack, clean + failing, tenant)
 
     name = f"test-projection-{uuid.uuid4().hex[:8]}"
     consumer = _batch_consumer(stack, sessionmaker, subscriptions, name)
@@ -310,17 +335,9 @@ async def test_projected_rows_are_written_together_before_the_next_handler_and_f
         # a's row was written with b's before the erasure handler ran, in the same transaction.
         assert names_at_erasure == {a: f"Person {a.hex[:6]}"}
         # Each write is a span linked to the spans of the events whose rows it wrote.
-        finished = spans.get_finished_spans()
-        process = {
-            s.context.span_id: s.attributes["messaging.message.id"]
-            for s in finished
-            if s.name.endswith(" process") and s.attributes["messaging.consumer.group.name"] == name
-        }
-        writes = [s for s in finished if s.name == "project rows"]
-        linked = [[process[link.context.span_id] for link in w.links] for w in writes]
         ids = [header_value(r.headers, "ce_id") for r in records]
-        assert linked == [ids[:2], ids[3:4]]  # a and b before the erasure, then c
-        assert [w.attributes["trellis.inbox.rows"] for w in writes] == [2, 1]
+        # a and b before the erasure, then c
+        assert _linked_spans(spans, "project rows", name) == [ids[:2], ids[3:4]]
         assert (consumer.processed_total, consumer.dead_lettered_total) == (4, 0)
 
         projected.clear()
@@ -345,6 +362,71 @@ async def test_projected_rows_are_written_together_before_the_next_handler_and_f
         letters = [r for r in dead if header_value(r.headers, "dlq_consumer") == name]
         assert [header_value(r.headers, "dlq_attempts") for r in letters] == ["3"]
         assert error in header_value(letters[0].headers, "dlq_error")
+
+
+async def test_a_handler_of_many_gets_consecutive_events_of_its_type_and_failures_go_alone(
+    db, stack, spans
+):
+    """The events of a batch with a handler for many are given to it together, each run of them
+    before the next other event's handler (which reads what it wrote). When it fails on a batch
+    each event is tried alone (given as a list of one): the good ones are applied once, the bad
+    one goes to the DLQ after 3 tries."""
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    a, b, c, d, e, f, bad = (uuid.uuid4() for _ in range(7))
+    calls: list[list[uuid.UUID]] = []
+    subscriptions = Subscriptions()
+    names_at_erasure = _names_at_erasure(subscriptions)
+
+    @subscriptions.on_many(PersonRegistered)
+    async def registered(session, events):
+        calls.append([event.data.person_id for event in events])
+        if bad in calls[-1]:
+            raise ValueError("this person breaks the handler")
+        rows = [
+            {
+                "id": event.data.person_id,
+                "organization_id": event.tenant,
+                "full_name": f"Person {event.data.person_id.hex[:6]}",
+                "version": 1,
+            }
+            for event in events
+        ]
+        await session.execute(sa.insert(_person_view), rows)
+
+    now = datetime.now(UTC)
+    clean = [_registered(a), _registered(b), PersonErased(person_id=a, erased_at=now)]
+    clean += [_registered(c), _registered(d)]
+    failing = [_registered(e), _registered(bad), _registered(f)]
+    records = await _published_records(db, stack, clean + failing, tenant)
+
+    name = f"test-many-{uuid.uuid4().hex[:8]}"
+    consumer = _batch_consumer(stack, sessionmaker, subscriptions, name)
+    try:
+        spans.clear()
+        await consumer.process_batch(records[: len(clean)])
+        assert calls == [[a, b], [c, d]]
+        assert names_at_erasure == {a: f"Person {a.hex[:6]}"}
+        ids = [header_value(r.headers, "ce_id") for r in records]
+        assert _linked_spans(spans, "handle events", name) == [ids[:2], ids[3:5]]
+        assert (consumer.processed_total, consumer.dead_lettered_total) == (5, 0)
+
+        calls.clear()
+        await consumer.process_batch(records[len(clean) :])
+        assert calls == [[e, bad, f], [e], [bad], [bad], [bad], [f]]
+        assert (consumer.processed_total, consumer.dead_lettered_total) == (7, 1)
+    finally:
+        await consumer.close()
+    async with engine.connect() as conn:
+        stored = await conn.scalars(
+            sa.select(_person_view.c.id).where(_person_view.c.organization_id == tenant)
+        )
+        assert sorted(stored.all()) == sorted([a, b, c, d, e, f])
+    dead = await read_topic(
+        stack.kafka_bootstrap, dlq_topic(PersonRegistered.topic()), key=str(bad).encode()
+    )
+    letters = [r for r in dead if header_value(r.headers, "dlq_consumer") == name]
+    assert [header_value(r.headers, "dlq_attempts") for r in letters] == ["3"]
 
 
 async def test_an_unreachable_database_is_retried_not_dead_lettered(db, stack):
@@ -463,7 +545,10 @@ async def test_an_operator_lists_a_dead_letter_and_replays_it_after_the_fix(db, 
                 )
             ).splitlines()
         ]
-        [entry] = [e for e in listed if e["consumer"] == name]
+        # A new group reads the topic from its start: malformed records other tests left there
+        # are dead-lettered by this consumer too (and replayed with its own).
+        mine = [e for e in listed if e["consumer"] == name]
+        [entry] = [e for e in mine if e["reason"] != "malformed"]
         assert entry["reason"] == "handler-failed"
         assert "template missing" in entry["error"]
 
@@ -471,7 +556,7 @@ async def test_an_operator_lists_a_dead_letter_and_replays_it_after_the_fix(db, 
         out = await asyncio.to_thread(
             _cli, stack, "dlq", "replay", PersonRegistered.topic(), "--consumer", name
         )
-        assert out.strip() == f"replayed 1 message(s) to {PersonRegistered.topic()}"
+        assert out.strip() == f"replayed {len(mine)} message(s) to {PersonRegistered.topic()}"
         await eventually(lambda: asyncio.sleep(0, list(applied)), until=bool)
 
         # Replaying again is harmless: the inbox already holds the event.

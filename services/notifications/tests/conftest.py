@@ -23,6 +23,7 @@ from trellis_notifications.handlers import subscriptions
 from trellis_notifications.main import create_app
 from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.contracts import profiles as p
+from trellis_shared.db import create_engine, create_sessionmaker
 from trellis_shared.events import Event, EventContract, registered_contracts, to_kafka
 from trellis_shared.kafka import create_producer, ensure_topics
 
@@ -107,6 +108,17 @@ async def _after_earlier_suites(stack) -> None:
     await skip_history(
         settings_for(stack, "notifications", NotificationsSettings), subscriptions.topics
     )
+
+
+@pytest.fixture(scope="module")
+async def sessionmaker(stack) -> AsyncIterator:
+    """Sessions on notifications' schema, for tests that call its code in-process."""
+    settings = settings_for(stack, "notifications", NotificationsSettings)
+    engine = create_engine(settings)
+    try:
+        yield create_sessionmaker(engine, settings)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -4,28 +4,13 @@ once per cadence even after an outage, never while paused, never again once it i
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from trellis_infra.pytest_plugin import eventually, settings_for
+from trellis_infra.pytest_plugin import eventually
 from trellis_notifications.reminders import run_once
-from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.contracts import sessions as s
-from trellis_shared.db import create_engine, create_sessionmaker
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-async def sessionmaker(stack) -> AsyncIterator:
-    settings = settings_for(stack, "notifications", NotificationsSettings)
-    engine = create_engine(settings)
-    try:
-        yield create_sessionmaker(engine, settings)
-    finally:
-        await engine.dispose()
 
 
 async def _prompts(world, org, person) -> list[dict]:

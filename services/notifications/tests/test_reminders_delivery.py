@@ -1,37 +1,21 @@
-"""The worker sends reminders a batch at a time (`reminders.delivery`): for the same message it
-must write exactly what `dispatch.notify` writes, whatever the person's preferences; and one
-reminder that cannot be sent must not hold back the rest of its batch."""
+"""The worker sends reminders a batch at a time (`dispatch.deliver`): for each message of a batch
+it must write exactly what `dispatch.notify` writes for that message alone, whatever the person's
+preferences; and one reminder that cannot be sent must not hold back the rest of its batch."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from trellis_infra.pytest_plugin import eventually, settings_for
+from trellis_infra.pytest_plugin import eventually
 from trellis_notifications import templates
 from trellis_notifications.catalog import Recipient
-from trellis_notifications.dispatch import notify
+from trellis_notifications.dispatch import Message, deliver, notify
 from trellis_notifications.reminders import run_once
-from trellis_notifications.reminders.delivery import Message, deliver
 from trellis_notifications.reminders.models import ReminderFacts
 from trellis_notifications.reminders.worker import MAX_ATTEMPTS
-from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.contracts import profiles as p
 from trellis_shared.contracts import sessions as s
-from trellis_shared.db import create_engine, create_sessionmaker
-
-
-@pytest.fixture(scope="module")
-async def sessionmaker(stack) -> AsyncIterator:
-    settings = settings_for(stack, "notifications", NotificationsSettings)
-    engine = create_engine(settings)
-    try:
-        yield create_sessionmaker(engine, settings)
-    finally:
-        await engine.dispose()
 
 
 async def test_a_batch_of_reminders_is_decided_exactly_as_dispatch_decides_one(world, sessionmaker):
@@ -117,7 +101,16 @@ async def test_a_batch_of_reminders_is_decided_exactly_as_dispatch_decides_one(w
         await deliver(
             session,
             [
-                Message(org, Recipient(person, "mentee", mentor), bulk[name], facts, link, extra)
+                Message(
+                    org,
+                    Recipient(person, "mentee", mentor),
+                    bulk[name],
+                    "meeting_reminder",
+                    "reminders",
+                    facts,
+                    link,
+                    extra=extra,
+                )
                 for name, person in people.items()
             ],
         )

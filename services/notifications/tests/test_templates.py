@@ -156,12 +156,10 @@ def _people(locale: str) -> dict[uuid.UUID, PersonView]:
 async def _context(
     template: str, data: Any, recipient: Recipient, link: str | None, locale: str
 ) -> dict:
-    # A session that is never connected: with the program names given, context_for only reads
-    # the settings the session carries.
+    # A session that is never connected: context_for only reads the settings it carries.
     session = AsyncSession(info={"settings": NotificationsSettings()})
-    return await dispatch.context_for(
+    return dispatch.context_for(
         session,
-        ORG,
         data,
         recipient,
         _people(locale),

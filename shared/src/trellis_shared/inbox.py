@@ -20,6 +20,8 @@ A projection (`Subscriptions.projects`: the event is one row of a read model, up
 has no handler call in a batch: the rows of consecutive projected events are written together, one
 statement per table, before the next other handler runs or the batch commits. A consumer that
 mostly copies another service's entities spends a fraction of the time per event that way.
+Likewise a handler registered with `Subscriptions.on_many` is given a batch's consecutive events
+of its type together, and makes its reads and writes once for all of them.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from trellis_shared.telemetry import context_from_headers, meter, tracer
 log = logging.getLogger("trellis.inbox")
 
 Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
+ManyHandler = Callable[[AsyncSession, list[Event[Any]]], Awaitable[None]]
 Projection = Callable[[Event[Any]], Row]
 _Ready = tuple[ConsumerRecord, Event[Any], Handler]
 
@@ -67,6 +70,7 @@ class Subscriptions:
 
     handlers: dict[str, Handler] = field(default_factory=dict)
     projections: dict[str, Projection] = field(default_factory=dict)
+    many: dict[str, ManyHandler] = field(default_factory=dict)
 
     def on(self, contract: type[EventContract]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -93,6 +97,24 @@ class Subscriptions:
             self.on(contract)(handler)
             self.projections[contract.event_type] = projection
             return projection
+
+        return register
+
+    def on_many(self, contract: type[EventContract]) -> Callable[[ManyHandler], ManyHandler]:
+        """Register a handler given a batch's consecutive events of this type together.
+
+        It must leave what handling them one after another would, so that its reads and
+        writes can be made once for all of them. Alone (a retry, a batch of one) it is given
+        a list of one. If it fails on a batch, no one event is blamed: each is tried alone.
+        """
+
+        def register(handler: ManyHandler) -> ManyHandler:
+            async def one(session: AsyncSession, event_: Event[Any]) -> None:
+                await handler(session, [event_])
+
+            self.on(contract)(one)
+            self.many[contract.event_type] = handler
+            return handler
 
         return register
 
@@ -303,9 +325,12 @@ class InboxConsumer:
         """Every event in one transaction. On failure nothing is applied, and the answer is the
         index of the event whose handler failed (None if no handler did) and the error."""
         applied: list[Event[Any]] = []
-        projections = self._subscriptions.projections
-        # Rows of the projected events since the last handler, with their events' spans.
+        projections, many = self._subscriptions.projections, self._subscriptions.many
+        # Rows of the projected events since the last handler, or the events of one type whose
+        # handler takes many since the last other event; each with its event's span. At most
+        # one of the two holds anything at a time.
         projected: list[tuple[Row, trace.SpanContext]] = []
+        gathered: list[tuple[Event[Any], trace.SpanContext]] = []
         at = None
         try:
             async with self._sessionmaker() as session, session.begin():
@@ -316,10 +341,14 @@ class InboxConsumer:
                 fresh = set(await session.scalars(_RECORD, rows))
                 for index, (record, event_, handler) in enumerate(ready):
                     projection = projections.get(event_.type)
-                    if projection is None and projected:
-                        # Earlier projected rows go first: this handler may read them. A failed
-                        # write is no one event's fault; each is then tried on its own.
-                        at = None
+                    # What was set aside goes before the next event of another kind: its handler
+                    # may read it. A failure there is no one event's fault; each is then tried
+                    # on its own.
+                    at = None
+                    if gathered and event_.type != gathered[0][0].type:
+                        await self._handle_many(session, gathered)
+                        gathered.clear()
+                    if projected and projection is None:
                         await self._project(session, projected)
                         projected.clear()
                     at = index
@@ -333,17 +362,17 @@ class InboxConsumer:
                             span.set_attribute("trellis.inbox.duplicate", True)
                             continue
                         fresh.discard(event_.id)
+                        applied.append(event_)
                         if projection is not None:
                             projected.append((projection(event_), span.get_span_context()))
-                            applied.append(event_)
-                            continue
-                        await handler(session, event_)
-                        # The next handler starts from the database, as in its own transaction
-                        # (a Core UPDATE here would leave an ORM object of the last one stale).
-                        await session.flush()
-                        session.expunge_all()
-                        applied.append(event_)
-                at = None  # neither the last rows' write nor the COMMIT is one event's fault
+                        elif event_.type in many:
+                            gathered.append((event_, span.get_span_context()))
+                        else:
+                            await handler(session, event_)
+                            await self._settle(session)
+                at = None  # neither what was set aside nor the COMMIT is one event's fault
+                if gathered:
+                    await self._handle_many(session, gathered)
                 if projected:
                     await self._project(session, projected)
         except asyncio.CancelledError:
@@ -356,19 +385,43 @@ class InboxConsumer:
             self._processed.add(1, {"consumer": self.name, "event_type": event_.type})
         return None
 
+    @staticmethod
+    async def _settle(session: AsyncSession) -> None:
+        # The next handler starts from the database, as in its own transaction (a Core UPDATE
+        # here would leave an ORM object of the last one stale).
+        await session.flush()
+        session.expunge_all()
+
     async def _project(
         self, session: AsyncSession, projected: list[tuple[Row, trace.SpanContext]]
     ) -> None:
         """Write projected rows together, in a span linked to each of their events' spans."""
-        with self._tracer.start_as_current_span(
-            "project rows",
-            links=[trace.Link(context) for _, context in projected],
-            attributes={
-                "messaging.consumer.group.name": self.name,
-                "trellis.inbox.rows": len(projected),
-            },
-        ):
+        with self._linked_span("project rows", [context for _, context in projected]):
             await upsert_all_if_newer(session, [row for row, _ in projected])
+
+    async def _handle_many(
+        self, session: AsyncSession, gathered: list[tuple[Event[Any], trace.SpanContext]]
+    ) -> None:
+        """Give events of one type to their handler together, in a span linked to theirs."""
+        event_type = gathered[0][0].type
+        with self._linked_span(
+            "handle events", [context for _, context in gathered], event_type=event_type
+        ):
+            await self._subscriptions.many[event_type](session, [e for e, _ in gathered])
+            await self._settle(session)
+
+    def _linked_span(
+        self, name: str, contexts: list[trace.SpanContext], *, event_type: str | None = None
+    ):
+        attributes: dict[str, Any] = {
+            "messaging.consumer.group.name": self.name,
+            "trellis.inbox.events": len(contexts),
+        }
+        if event_type is not None:
+            attributes["cloudevents.event_type"] = event_type
+        return self._tracer.start_as_current_span(
+            name, links=[trace.Link(context) for context in contexts], attributes=attributes
+        )
 
     def _is_foreign(self, headers: list[tuple[str, bytes]]) -> bool:
         for key, raw in headers:

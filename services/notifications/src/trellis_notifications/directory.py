@@ -10,15 +10,19 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_notifications.models import NotificationsTable, timestamp
 from trellis_shared.contracts import profiles as contracts
-from trellis_shared.db import upsert_if_newer
+from trellis_shared.db import Row
+from trellis_shared.events import Event
 
 _NEVER_AGAIN = 2**31 - 1
+
+Key = tuple[uuid.UUID, uuid.UUID]
+"""(organization id, person or program id): ids are looked up within their organization."""
 
 
 class PersonView(NotificationsTable, table=True):
@@ -45,15 +49,14 @@ class ProgramView(NotificationsTable, table=True):
     updated_at: datetime = timestamp()
 
 
-async def record_person(
-    session: AsyncSession, tenant: uuid.UUID, data: contracts.PersonRegistered
-) -> None:
-    await upsert_if_newer(
-        session,
+def person_row(event: Event[contracts.PersonRegistered]) -> Row:
+    """The directory's row of the person (registered or updated), upserted if newer."""
+    data = event.data
+    return Row(
         PersonView.__table__,
         {
             "id": data.person_id,
-            "organization_id": tenant,
+            "organization_id": event.tenant,
             "full_name": data.full_name,
             "email": data.email,
             "locale": data.locale,
@@ -63,15 +66,14 @@ async def record_person(
     )
 
 
-async def record_program(
-    session: AsyncSession, tenant: uuid.UUID, data: contracts.ProgramCreated
-) -> None:
-    await upsert_if_newer(
-        session,
+def program_row(event: Event[contracts.ProgramCreated]) -> Row:
+    """The directory's row of the program (created or updated), upserted if newer."""
+    data = event.data
+    return Row(
         ProgramView.__table__,
         {
             "id": data.program_id,
-            "organization_id": tenant,
+            "organization_id": event.tenant,
             "name": data.name,
             "version": data.version,
         },
@@ -94,10 +96,33 @@ async def erase_person(session: AsyncSession, tenant: uuid.UUID, person_id: uuid
 async def people(
     session: AsyncSession, tenant: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, PersonView]:
-    found = await session.exec(
-        select(PersonView).where(PersonView.organization_id == tenant, col(PersonView.id).in_(ids))
-    )
-    return {p.id: p for p in found.all()}
+    found = await people_in(session, {(tenant, person) for person in ids})
+    return {person: view for (_, person), view in found.items()}
+
+
+# Built once: the ids go as one array, so every batch size runs the same prepared statement.
+_PEOPLE = select(PersonView).where(
+    col(PersonView.id) == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid)))
+)
+_PROGRAM_NAMES = sa.select(ProgramView.id, ProgramView.organization_id, ProgramView.name).where(
+    col(ProgramView.id) == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid)))
+)
+
+
+async def people_in(session: AsyncSession, wanted: set[Key]) -> dict[Key, PersonView]:
+    """The people known among `wanted` (organization, person id), in one query."""
+    if not wanted:
+        return {}
+    found = await session.scalars(_PEOPLE, {"ids": list({person for _, person in wanted})})
+    return {key: p for p in found.all() if (key := (p.organization_id, p.id)) in wanted}
+
+
+async def program_names(session: AsyncSession, wanted: set[Key]) -> dict[Key, str]:
+    """The names of the programs known among `wanted` (organization, program id), in one query."""
+    if not wanted:
+        return {}
+    found = await session.execute(_PROGRAM_NAMES, {"ids": list({program for _, program in wanted})})
+    return {key: name for id_, org, name in found.all() if (key := (org, id_)) in wanted}
 
 
 async def program_name(session: AsyncSession, tenant: uuid.UUID, program_id: uuid.UUID) -> str:

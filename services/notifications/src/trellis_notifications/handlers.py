@@ -14,17 +14,18 @@ from trellis_notifications.dispatch import dispatch
 from trellis_notifications.email import admins
 from trellis_shared.contracts import profiles as p
 from trellis_shared.contracts.sessions import MentorshipAtRisk
+from trellis_shared.db import upsert_all_if_newer
 from trellis_shared.events import Event, registered_contracts
-from trellis_shared.inbox import Subscriptions
+from trellis_shared.inbox import Projection, Subscriptions
 
 subscriptions = Subscriptions()
 
-# Facts notifications keeps about people and programs, applied before the event's messages.
-_BEFORE: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
-    p.PersonRegistered.event_type: lambda s, e: directory.record_person(s, e.tenant, e.data),
-    p.PersonUpdated.event_type: lambda s, e: directory.record_person(s, e.tenant, e.data),
-    p.ProgramCreated.event_type: lambda s, e: directory.record_program(s, e.tenant, e.data),
-    p.ProgramUpdated.event_type: lambda s, e: directory.record_program(s, e.tenant, e.data),
+# Facts notifications keeps about people and programs, recorded before the events' messages.
+_FACTS: dict[str, Projection] = {
+    p.PersonRegistered.event_type: directory.person_row,
+    p.PersonUpdated.event_type: directory.person_row,
+    p.ProgramCreated.event_type: directory.program_row,
+    p.ProgramUpdated.event_type: directory.program_row,
 }
 # And after them: an erased person's confirmation is queued first, then everything else goes.
 _AFTER: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
@@ -34,19 +35,25 @@ _AFTER: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
 }
 
 
-async def handle(session: AsyncSession, event: Event) -> None:
-    if (before := _BEFORE.get(event.type)) is not None:
-        await before(session, event)
-    await dispatch(session, event)
-    await reminders.track(session, event)
-    await webhooks.fan_out(session, event)
-    if (after := _AFTER.get(event.type)) is not None:
-        await after(session, event)
+async def handle(session: AsyncSession, events: list[Event]) -> None:
+    """A batch's consecutive events of one type, as one after another would leave them: their
+    facts, their messages, the reminders they plan or move, their partners' webhook deliveries.
+    Together, a large import's registrations cost a few statements per batch, not per person."""
+    event_type = events[0].type
+    if (fact := _FACTS.get(event_type)) is not None:
+        await upsert_all_if_newer(session, [fact(event) for event in events])
+    await dispatch(session, events)
+    for event in events:
+        await reminders.track(session, event)
+    await webhooks.fan_out(session, events)
+    if (after := _AFTER.get(event_type)) is not None:
+        for event in events:
+            await after(session, event)
 
 
 # Every other service's events: those in the catalog become messages, and partners may
 # subscribe to any of them by webhook.
 for _type, _contract in sorted(registered_contracts().items()):
     if not _type.startswith("trellis.notifications."):
-        subscriptions.on(_contract)(handle)
-assert set(RULES) | set(_BEFORE) | set(_AFTER) <= set(subscriptions.handlers)
+        subscriptions.on_many(_contract)(handle)
+assert set(RULES) | set(_FACTS) | set(_AFTER) <= set(subscriptions.handlers)

@@ -8,8 +8,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trellis_notifications.preferences.models import (
@@ -86,12 +86,25 @@ def _effective(row: Preference | None) -> Effective:
 async def effective(
     session: AsyncSession, organization_id: uuid.UUID, person_id: uuid.UUID
 ) -> Effective:
-    row = await session.scalar(
-        select(Preference).where(
-            Preference.person_id == person_id, Preference.organization_id == organization_id
-        )
-    )
-    return _effective(row)
+    key = (organization_id, person_id)
+    return (await effective_of(session, {key}))[key]
+
+
+# Built once: the ids go as one array, so every batch size runs the same prepared statement.
+_OF_PEOPLE = select(Preference).where(
+    col(Preference.person_id) == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid)))
+)
+
+
+async def effective_of(
+    session: AsyncSession, wanted: set[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], Effective]:
+    """The preferences of each (organization, person) in `wanted`, in one query."""
+    rows = {}
+    if wanted:
+        found = await session.scalars(_OF_PEOPLE, {"ids": list({person for _, person in wanted})})
+        rows = {(row.organization_id, row.person_id): row for row in found.all()}
+    return {key: _effective(rows.get(key)) for key in wanted}
 
 
 def present(prefs: Effective, time_zone: str) -> PreferencesPublic:

@@ -1,10 +1,10 @@
 """The reminders worker: sends what has come due, in batches claimed with FOR UPDATE SKIP LOCKED,
 so any number of replicas share the work and each reminder goes out once.
 
-A batch's messages (inbox items, queued emails: `delivery`) and its status changes commit in one
-transaction; the inbox and email keys on the reminder's source are the second lock on the door.
-A reminder that fires well after its time (the worker was down) still goes out, and says it is
-late; one whose meeting has already begun is skipped, with the reason.
+A batch's messages (inbox items, queued emails: `dispatch.deliver`) and its status changes commit
+in one transaction; the inbox and email keys on the reminder's source are the second lock on the
+door. A reminder that fires well after its time (the worker was down) still goes out, and says it
+is late; one whose meeting has already begun is skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from trellis_notifications import dispatch
 from trellis_notifications.catalog import Recipient
-from trellis_notifications.reminders import checkins, delivery
+from trellis_notifications.reminders import checkins
 from trellis_notifications.reminders.models import MeetingView, Reminder, ReminderFacts
 from trellis_shared.inbox import is_transient
 
@@ -31,6 +32,9 @@ LATE_AFTER = timedelta(minutes=2)
 BATCH_SIZE = 200
 PROMPT_BATCH = 50  # mentorships per transaction: each is two messages, one at a time
 MAX_ATTEMPTS = 3  # a reminder that cannot be rendered or stored is given up after this many
+# Reminders are about a time: their email goes at once (never held for quiet hours nor put in a
+# digest: `dispatch` knows the category) and expires at the meeting's start.
+TEMPLATE, CATEGORY = "meeting_reminder", "reminders"
 
 
 @dataclass
@@ -129,7 +133,7 @@ async def _reminder_batch(
             at = now or datetime.now(UTC)
             claimed = (await session.exec(_claim(at, limit))).all()
             decided = [_decide(*row, at, late_after) for row in claimed]
-            await delivery.deliver(session, [m for _, m in decided if m is not None])
+            await dispatch.deliver(session, [m for _, m in decided if m is not None])
             changes = [change for change, _ in decided]
             await _apply(session, changes)
     except Exception as exc:
@@ -158,7 +162,7 @@ async def _one_by_one(
             try:
                 async with session.begin_nested():
                     change, message = _decide(*row, at, late_after)
-                    await delivery.deliver(session, [message] if message is not None else [])
+                    await dispatch.deliver(session, [message] if message is not None else [])
             except Exception as exc:
                 if is_transient(exc):
                     raise
@@ -175,7 +179,7 @@ def _decide(
     superseded: int | None,
     now: datetime,
     late_after: timedelta,
-) -> tuple[dict[str, Any], delivery.Message | None]:
+) -> tuple[dict[str, Any], dispatch.Message | None]:
     """Whether the reminder goes out now: the row's new values, and its message if it does."""
     change: dict[str, Any] = {"rid": reminder.id, "attempts": reminder.attempts}
     change |= {"sent_at": None, "late_by": None, "reason": None}
@@ -193,10 +197,12 @@ def _decide(
             "reason": f"superseded: the {_words(superseded)} reminder was due too",
         }, None
     late = now - reminder.due_at
-    message = delivery.Message(
+    message = dispatch.Message(
         tenant=reminder.organization_id,
         recipient=Recipient(reminder.person_id, reminder.role, reminder.other_id),
         source_id=reminder.source_id,
+        template=TEMPLATE,
+        category=CATEGORY,
         data=ReminderFacts(
             meeting_id=meeting.id,
             mentorship_id=meeting.mentorship_id,
@@ -212,6 +218,8 @@ def _decide(
         ),
         link=f"/sessions/meetings/{meeting.id}",
         extra=_wording(reminder.lead_minutes, meeting.starts_at - now, late, late_after),
+        # Retried while SMTP is down, but never after the meeting has begun.
+        not_after=meeting.starts_at,
     )
     return change | {"status": "sent", "sent_at": now, "late_by": max(late, timedelta(0))}, message
 
