@@ -133,7 +133,11 @@ def score(facts: Facts) -> Health:
     values = np.stack(
         [cadence_value, contact_value, cancel_value, sentiment_value, goals_value], axis=1
     )
-    total = np.clip(np.rint(100.0 * values @ WEIGHTS), 0, 100).astype(np.int64)
+    # Column by column, not `values @ WEIGHTS`: a matrix product sums in an order (and with fused
+    # multiply-adds) that depends on the number of rows, so one mentorship scored alone could
+    # round to a point away from its score in a sweep (seen: 37 alone, 38 among 2,000).
+    weighted = sum(values[:, k] * WEIGHTS[k] for k in range(values.shape[1]))
+    total = np.clip(np.rint(100.0 * weighted), 0, 100).astype(np.int64)
     return Health(facts, values, total)
 
 
