@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import asyncpg
+import httpx
+
+from trellis_infra import proc
 
 
 @dataclass
@@ -137,3 +147,68 @@ def report(figures: list[Figure], extra: dict[str, str], out_dir: Path) -> str:
         )
     )
     return text
+
+
+def admin_dsn(stack) -> str:
+    """The bench database as its superuser (every service's schema)."""
+    return f"{stack.admin_dsn.rsplit('/', 1)[0]}/{stack.config.database}"
+
+
+async def sql(stack, query: str, *args, dsn: str | None = None) -> list:
+    conn = await asyncpg.connect(dsn or admin_dsn(stack))
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def notifications_replicas(stack, count: int) -> Iterator[None]:
+    """Notifications as it runs in production: `count` replicas as processes, each with its
+    consumer, reminders worker and email worker, sending to a local SMTP sink that accepts and
+    discards every message. Stopped on exit."""
+    run_dir, logs = stack.config.state_dir / "run", stack.config.state_dir / "logs"
+    sink_port, sink_pid = free_port(), run_dir / "bench-smtp-sink.pid"
+    sink = ["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{sink_port}"]
+    proc.spawn([sys.executable, *sink], log_file=logs / "bench-smtp-sink.log", pid_file=sink_pid)
+    replicas = [run_dir / f"bench-notifications-{i}.pid" for i in range(count)]
+    try:
+        proc.wait_port("127.0.0.1", sink_port, timeout=30, proc_pid_file=sink_pid)
+        for i, pid_file in enumerate(replicas):
+            port = free_port()
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", **stack.service_env("notifications")}
+            env |= {"NOTIFICATIONS_PORT": str(port), "NOTIFICATIONS_SMTP_PORT": str(sink_port)}
+            proc.spawn(
+                [sys.executable, "-m", "trellis_notifications", "serve"],
+                log_file=logs / f"bench-notifications-{i}.log",
+                pid_file=pid_file,
+                env=env,
+                cwd=stack.config.root,
+            )
+            _wait_ready(port, pid_file)
+        yield
+    finally:
+        for pid_file in replicas:
+            proc.stop(pid_file)
+        proc.stop(sink_pid)
+
+
+def _wait_ready(port: int, pid_file: Path, timeout: float = 90.0) -> None:
+    """Ready (database and Kafka reachable) means its background workers are running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.pid_alive(pid_file):
+            raise RuntimeError(f"a notifications replica exited (see its log next to {pid_file})")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"a notifications replica on port {port} was not ready in {timeout} s")

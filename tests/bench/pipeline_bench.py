@@ -40,7 +40,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Figure, interleaved, wrk
+from harness import Figure, admin_dsn, interleaved, sql, wrk
 
 from trellis_infra.kafka import ensure_jars
 from trellis_infra.postgres import pg_bindir
@@ -123,7 +123,7 @@ def _latency_sampled(stack) -> list[Figure]:
 
 
 def _throughput(stack, seconds: int, url: str, headers: dict, write_lua: str) -> list[Figure]:
-    asyncio.run(_sql(stack, _PGBENCH_TABLE, dsn=_service_dsn(stack)))
+    asyncio.run(sql(stack, _PGBENCH_TABLE, dsn=_service_dsn(stack)))
     window = max(1.0, seconds - WARM_UP_S)
 
     def ours() -> dict:
@@ -204,7 +204,7 @@ async def _latency(stack) -> list[Figure]:
         await pool.close()
     reached = len(writes) / (loop.time() - began)
     await _drained(stack)
-    rows = await _sql(
+    rows = await sql(
         stack,
         "SELECT extract(epoch FROM i.processed_at - o.created_at)::float8 * 1000 AS ms,"
         " o.created_at, i.processed_at, length(o.payload) AS size, o.headers"
@@ -298,7 +298,7 @@ def _relay(stack) -> Figure:
     try:
         elapsed = asyncio.run(_published(stack, ours_topic))
     finally:
-        asyncio.run(_sql(stack, "DELETE FROM profiles.outbox_message WHERE topic = $1", ours_topic))
+        asyncio.run(sql(stack, "DELETE FROM profiles.outbox_message WHERE topic = $1", ours_topic))
     return Figure(
         f"relay publish throughput, {RELAY_ROWS:,} outbox rows"
         f" (batches of {settings.relay_batch_size})",
@@ -311,7 +311,7 @@ def _relay(stack) -> Figure:
 
 async def _seed(stack, topic: str) -> list[bytes]:
     """RELAY_ROWS copies of the real events of figures 1 and 2, under new ids (not timed)."""
-    conn = await asyncpg.connect(_admin_dsn(stack))
+    conn = await asyncpg.connect(admin_dsn(stack))
     try:
         columns = ["event_type", "key", "tenant", "headers", "payload"]
         real = await conn.fetch(
@@ -332,7 +332,7 @@ async def _seed(stack, topic: str) -> list[bytes]:
 
 async def _published(stack, topic: str, timeout: float = 600) -> float:
     """Seconds from the relay's first batch (its transaction's start) to the last row marked."""
-    conn = await asyncpg.connect(_admin_dsn(stack))
+    conn = await asyncpg.connect(admin_dsn(stack))
     try:
         deadline = time.monotonic() + timeout
         while await conn.fetchval(
@@ -358,7 +358,7 @@ async def _published(stack, topic: str, timeout: float = 600) -> float:
 async def _drained(stack, *, first=None, window=None, stall_s: float = 60) -> int:
     """Wait until matching has committed every person.registered in profiles' outbox (while it
     makes progress); returns how many of those commits fall in `window` (two datetimes)."""
-    conn = await asyncpg.connect(_admin_dsn(stack))
+    conn = await asyncpg.connect(admin_dsn(stack))
     try:
         if first is not None:
             await first()
@@ -394,18 +394,6 @@ async def _post_one(url: str, headers: dict) -> None:
     body = {"full_name": "Warm Up", "email": f"warm.{uuid.uuid4().hex[:8]}@example.org"}
     async with httpx.AsyncClient(timeout=60) as client:
         (await client.post(url, json=body, headers=headers)).raise_for_status()
-
-
-async def _sql(stack, query: str, *args, dsn: str | None = None) -> list:
-    conn = await asyncpg.connect(dsn or _admin_dsn(stack))
-    try:
-        return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
-
-
-def _admin_dsn(stack) -> str:
-    return f"{stack.admin_dsn.rsplit('/', 1)[0]}/{stack.config.database}"
 
 
 def _service_dsn(stack) -> str:

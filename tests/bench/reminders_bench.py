@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 import uuid
@@ -25,13 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Figure
-
-from trellis_infra import proc
+from harness import Figure, notifications_replicas
 
 N = 10_000
 ORGS = 10
@@ -44,39 +40,11 @@ DUE_IN_S = 2.0  # the replicas are up and idle; the reminders come due this long
 
 def bench_reminders(stack, baseline: object, seconds: int) -> list[Figure]:
     stack.migrate("notifications")
-    sink_port = _free_port()
-    run_dir = stack.config.state_dir / "run"
-    logs = stack.config.state_dir / "logs"
-    sink_pid = run_dir / "bench-smtp-sink.pid"
-    sink = ["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{sink_port}"]
-    proc.spawn(
-        [sys.executable, *sink],
-        log_file=logs / "bench-smtp-sink.log",
-        pid_file=sink_pid,
-    )
-    replicas = [run_dir / f"bench-notifications-{i}.pid" for i in range(REPLICAS)]
-    try:
-        proc.wait_port("127.0.0.1", sink_port, timeout=30, proc_pid_file=sink_pid)
-        dsn, schema = _dsn(stack)
-        base_s = asyncio.run(_baseline(dsn, schema))
-        org_ids = asyncio.run(_seed(dsn, schema))
-        for i, pid_file in enumerate(replicas):
-            port = _free_port()
-            env = {**os.environ, "PYTHONUNBUFFERED": "1", **stack.service_env("notifications")}
-            env |= {"NOTIFICATIONS_PORT": str(port), "NOTIFICATIONS_SMTP_PORT": str(sink_port)}
-            proc.spawn(
-                [sys.executable, "-m", "trellis_notifications", "serve"],
-                log_file=logs / f"bench-notifications-{i}.log",
-                pid_file=pid_file,
-                env=env,
-                cwd=stack.config.root,
-            )
-            _wait_ready(port, pid_file)
+    dsn, schema = _dsn(stack)
+    base_s = asyncio.run(_baseline(dsn, schema))
+    org_ids = asyncio.run(_seed(dsn, schema))
+    with notifications_replicas(stack, REPLICAS):
         delivered_s, sent_s = asyncio.run(_measure(dsn, schema, org_ids))
-    finally:
-        for pid_file in replicas:
-            proc.stop(pid_file)
-        proc.stop(sink_pid)
     _note(
         f"{N:,} reminders: delivered {delivered_s:.1f} s, emails sent "
         f"{'-' if sent_s is None else f'{sent_s:.1f}'} s; baseline {base_s:.2f} s"
@@ -110,21 +78,6 @@ def bench_reminders(stack, baseline: object, seconds: int) -> list[Figure]:
             )
         )
     return figures
-
-
-def _wait_ready(port: int, pid_file: Path, timeout: float = 90.0) -> None:
-    """Ready (database and Kafka reachable) means its background workers are running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.pid_alive(pid_file):
-            raise RuntimeError(f"a notifications replica exited (see its log next to {pid_file})")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"a notifications replica on port {port} was not ready in {timeout} s")
 
 
 def _dsn(stack) -> tuple[str, str]:
@@ -252,12 +205,6 @@ async def _measure(dsn: str, schema: str, orgs: list[uuid.UUID]) -> tuple[float,
 async def _forget(conn: asyncpg.Connection, orgs: list[uuid.UUID]) -> None:
     for table in ("reminder", "meeting_view", "inbox_item", "email_delivery", "person_view"):
         await conn.execute(f"DELETE FROM {table} WHERE organization_id = ANY($1)", orgs)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _note(text: str) -> None:

@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Figure, interleaved, report, wrk
+from harness import Figure, interleaved, notifications_replicas, report, sql, wrk
 from matching_bench import bench_matching
 from meetings_bench import bench_meetings
 from pipeline_bench import bench_pipeline
@@ -33,11 +33,16 @@ from webhooks_bench import bench_webhooks
 
 from trellis_infra import proc
 from trellis_infra.kafka import KAFKA_VERSION
+from trellis_infra.pytest_plugin import skip_history
 from trellis_infra.stack import REPO_ROOT, SERVICES, Stack, StackConfig
+from trellis_notifications import handlers
+from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.auth import mint_token
 from trellis_shared.settings import DEV_JWT_SECRET
 
 BASELINE_PORT = int(os.environ.get("TRELLIS_BENCH_BASELINE_PORT", 58090))
+WELCOME_REPLICAS = 2
+WELCOME_TIMEOUT_S = 900.0
 
 
 def bench_stack() -> Stack:
@@ -267,6 +272,9 @@ async def _copy_baseline(stack: Stack, rows: list[dict]) -> float:
 def bench_import(
     stack: Stack, baseline: Baseline, seconds: int, rows: int = 10_000
 ) -> list[Figure]:
+    """Import `rows` people from one CSV, with notifications running as in production (two
+    replicas, an SMTP sink): the import's rate, then how soon after its start every person has
+    their welcome in the inbox (and its email queued), and every welcome email reached SMTP."""
     data = _import_rows(rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(data[0]))
@@ -274,37 +282,92 @@ def bench_import(
     writer.writerows(data)
     org = uuid.uuid4()
     url = stack.service_url("profiles")
-    started = time.perf_counter()
-    response = httpx.post(
-        f"{url}/profiles/imports",
-        content=buffer.getvalue().encode(),
-        headers={**admin_headers(org), "Content-Type": "text/csv"},
-        timeout=120,
-    )
-    response.raise_for_status()
-    job_url = f"{url}/profiles/imports/{response.json()['id']}"
-    while True:
-        job = httpx.get(job_url, headers=admin_headers(org), timeout=30).json()
-        if job["status"] in ("completed", "failed"):
-            break
-        time.sleep(0.2)
-    ours = rows / (time.perf_counter() - started)
-    if job["status"] != "completed" or job.get("failed_rows"):
-        print(
-            f"  note: import ended {job['status']} with {job.get('failed_rows')} failed rows",
-            file=sys.stderr,
+    stack.migrate("notifications")
+    notifications = NotificationsSettings(**stack.service_settings("notifications"))
+    # The replicas start after what earlier benchmarks published (other organizations' people).
+    asyncio.run(skip_history(notifications, handlers.subscriptions.topics))
+    with notifications_replicas(stack, WELCOME_REPLICAS):
+        began = asyncio.run(sql(stack, "SELECT clock_timestamp()"))[0][0]
+        started = time.perf_counter()
+        response = httpx.post(
+            f"{url}/profiles/imports",
+            content=buffer.getvalue().encode(),
+            headers={**admin_headers(org), "Content-Type": "text/csv"},
+            timeout=120,
         )
+        response.raise_for_status()
+        job_url = f"{url}/profiles/imports/{response.json()['id']}"
+        while True:
+            job = httpx.get(job_url, headers=admin_headers(org), timeout=30).json()
+            if job["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.2)
+        imported_s = time.perf_counter() - started
+        if job["status"] != "completed" or job.get("failed_rows"):
+            print(
+                f"  note: import ended {job['status']} with {job.get('failed_rows')} failed rows",
+                file=sys.stderr,
+            )
+        welcomed_s, sent_s = asyncio.run(_welcomed(stack, org, rows, began))
     base = asyncio.run(_copy_baseline(stack, data))
+    print(
+        f"  import {imported_s:.1f} s; welcomed {welcomed_s:.1f} s, emails sent {sent_s:.1f} s"
+        " after the import's start",
+        file=sys.stderr,
+    )
     return [
         Figure(
             f"import {rows:,} people (upsert, events)",
-            ours,
+            rows / imported_s,
             base,
             "people/s",
             "COPY of the same rows",
             "report",
-        )
+        ),
+        Figure(
+            f"... every one of the {rows:,} welcomed (inbox item + email queued) from its start",
+            rows / welcomed_s,
+            rows / imported_s,
+            "people/s",
+            "the import itself",
+            "report",
+        ),
+        Figure(
+            f"... every welcome email accepted by SMTP, from its start ({WELCOME_REPLICAS}"
+            " notifications replicas)",
+            rows / sent_s,
+            rows / imported_s,
+            "people/s",
+            "the import itself",
+            "report",
+        ),
     ]
+
+
+async def _welcomed(
+    stack: Stack, org: uuid.UUID, rows: int, began: datetime
+) -> tuple[float, float]:
+    """Seconds from `began` to the last welcome written, and to the last welcome email sent."""
+    deadline = time.monotonic() + WELCOME_TIMEOUT_S
+    query = (
+        "SELECT (SELECT count(*) FROM notifications.inbox_item"
+        "        WHERE organization_id = $1 AND kind = 'welcome'),"
+        "       (SELECT max(created_at) FROM notifications.inbox_item"
+        "        WHERE organization_id = $1 AND kind = 'welcome'),"
+        "       (SELECT count(*) FROM notifications.email_delivery"
+        "        WHERE organization_id = $1 AND template = 'welcome' AND status = 'sent'),"
+        "       (SELECT max(sent_at) FROM notifications.email_delivery"
+        "        WHERE organization_id = $1 AND template = 'welcome')"
+    )
+    while True:
+        [(welcomed, last_welcome, sent, last_sent)] = await sql(stack, query, org)
+        if welcomed >= rows and sent >= rows:
+            return (last_welcome - began).total_seconds(), (last_sent - began).total_seconds()
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"after {WELCOME_TIMEOUT_S:.0f} s: {welcomed} of {rows} welcomed, {sent} sent"
+            )
+        await asyncio.sleep(0.5)
 
 
 def _bench_meetings(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:

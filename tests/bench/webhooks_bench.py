@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Figure
+from harness import Figure, free_port
 
 from trellis_notifications.settings import NotificationsSettings
 from trellis_notifications.webhooks import signing
@@ -46,7 +46,7 @@ SEED_BATCH = 500
 
 def bench_webhooks(stack, baseline: object, seconds: int) -> list[Figure]:
     stack.migrate("notifications")
-    port = _free_port()
+    port = free_port()
     receiver = subprocess.Popen(
         [sys.executable, __file__, "--receive", str(port)],
         stdout=subprocess.DEVNULL,
@@ -110,7 +110,7 @@ async def _seed(sessionmaker, url: str) -> str:
         async with sessionmaker() as session, session.begin():
             for _ in range(start, min(N, start + SEED_BATCH)):
                 event = Event.new(_accepted(), tenant=org, source="trellis/matching")
-                await fan_out(session, event)
+                await fan_out(session, [event])
                 body = body or signing.body_of(event)
     return body
 
@@ -189,12 +189,6 @@ async def _receiver(scope, receive, send) -> None:
         more = (await receive()).get("more_body", False)
     await send({"type": "http.response.start", "status": 204, "headers": []})
     await send({"type": "http.response.body", "body": b""})
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
