@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
 from importlib import resources
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from trellis_notifications import dispatch, templates
 from trellis_notifications.catalog import RULES, Recipient
 from trellis_notifications.directory import PersonView
+from trellis_notifications.email import compose
 from trellis_notifications.reminders.models import CheckinFacts, ReminderFacts
 from trellis_notifications.reminders.worker import _wording
 from trellis_notifications.settings import NotificationsSettings
@@ -284,3 +288,58 @@ def test_times_read_in_the_persons_language(locale, shown):
         shown
     )
     assert dispatch.local_time(None, "Europe/Madrid", locale) is None
+
+
+def _row(template: str, locale: str, context: dict[str, Any], to: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        id=uuid.uuid4(),
+        person_id=MENTEE,
+        organization_id=ORG,
+        template=template,
+        locale=locale,
+        category="matching",
+        critical=False,
+        context=context,
+        to_address=to,
+    )
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+async def test_every_email_reads_back_as_it_was_written(locale):
+    """The header the sender writes itself, and the MIME parts under it, parse back (as a mail
+    client would) to the rendered subject, text and HTML, one header line each, CRLF lines."""
+    settings = NotificationsSettings()
+    for template, context in await samples(locale):
+        raw = compose.build(
+            _row(template, locale, context, "ana@example.org"), settings, now=NOW, late_by_min=None
+        )
+        assert b"\n" not in raw.replace(b"\r\n", b""), template
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        rendered = templates.render(
+            template, locale, context | {"unsubscribe_url": message["List-Unsubscribe"][1:-1]}
+        )
+        assert message["Subject"] == " ".join(rendered.subject.split()), template
+        assert message["To"] == "ana@example.org" and message["From"] == settings.mail_from
+        assert message["List-Unsubscribe"].startswith(f"<{settings.public_base_url}")
+        assert message.get_body(preferencelist=("html",)).get_content() == rendered.html
+        assert rendered.text in message.get_body(preferencelist=("plain",)).get_content()
+        assert not message.defects, template
+
+
+async def test_a_line_break_in_a_name_or_an_address_cannot_add_a_header():
+    [(template, context)] = [(t, c) for t, c in await samples("es") if t == "welcome"]
+    context["recipient"]["first_name"] = "Ana\r\nBcc: everyone@example.org"
+    settings = NotificationsSettings()
+    raw = compose.build(
+        _row(template, "es", context, "a@example.org"), settings, now=NOW, late_by_min=None
+    )
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Te damos la bienvenida a Trellis, Ana Bcc: everyone@example.org"
+    with pytest.raises(ValueError, match="line break"):
+        compose.build(
+            _row(template, "es", context, "a@example.org\r\nBcc: b@example.org"),
+            settings,
+            now=NOW,
+            late_by_min=None,
+        )

@@ -1,12 +1,22 @@
 """One email as it goes over SMTP: subject, a plain-text and an HTML part in the person's
-language, the headers mail providers expect of bulk mail, and the invite for meeting emails."""
+language, the headers mail providers expect of bulk mail, and the invite for meeting emails.
+
+The MIME parts are built with the compat32 classes and the message header is written here, not
+through `EmailMessage`: its header registry parsed every header as it was set and again as it
+was written, ~4 of the ~5 ms of CPU an email cost the sender (a 10,000-person import's welcomes
+reached SMTP at ~140 per second)."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.generator import BytesGenerator
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import cache
 from typing import Any
 
@@ -57,8 +67,8 @@ def unsubscribe_url(
 
 def build(
     row: Any, settings: NotificationsSettings, *, now: datetime, late_by_min: int | None
-) -> EmailMessage:
-    """The message for an email_delivery row that has its address."""
+) -> bytes:
+    """The message for an email_delivery row that has its address, as sent (CRLF lines)."""
     context: dict[str, Any] = dict(row.context)
     unsubscribe = None
     if not row.critical:
@@ -78,19 +88,11 @@ def build(
         .render({"link": None, "program": None} | context | {"content": rendered.text})
     )
 
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = row.to_address
-    message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id(row.id)
-    # Machine-sent (RFC 3834): out-of-office replies stay away.
-    message["Auto-Submitted"] = "auto-generated"
-    if unsubscribe is not None:
-        message["List-Unsubscribe"] = f"<{unsubscribe}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-    message.set_content(text + "\n")
-    message.add_alternative(rendered.html, subtype="html")
+    body = MIMEMultipart(
+        "alternative", boundary=_boundary(), _subparts=[_utf8(text + "\n", "plain")]
+    )
+    body.attach(_utf8(rendered.html, "html"))
+    parts = body
     if "event" in context and "recipient" in context:
         attached = invite.build(
             row.template,
@@ -102,11 +104,54 @@ def build(
         )
         if attached is not None:
             ics, method = attached
-            message.add_attachment(
-                ics,
-                maintype="text",
-                subtype="calendar",
-                filename="invite.ics",
-                params={"method": method, "charset": "utf-8"},
-            )
-    return message
+            calendar = _utf8(ics, "calendar")
+            calendar.set_param("method", method)
+            calendar.add_header("Content-Disposition", "attachment", filename="invite.ics")
+            parts = MIMEMultipart("mixed", boundary=_boundary(), _subparts=[body, calendar])
+    header = [
+        ("From", _from(settings.mail_from)),
+        ("To", row.to_address),
+        ("Subject", _words(rendered.subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id(row.id)),
+        # Machine-sent (RFC 3834): out-of-office replies stay away.
+        ("Auto-Submitted", "auto-generated"),
+    ]
+    if unsubscribe is not None:
+        header.append(("List-Unsubscribe", f"<{unsubscribe}>"))
+        header.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))  # RFC 8058
+    if any(c in row.to_address for c in "\r\n"):
+        raise ValueError("a line break in the address")
+    out = io.BytesIO()
+    for name, value in header:
+        out.write(f"{name}: {value}\r\n".encode())
+    # The parts' own header (MIME-Version, Content-Type) follows, then the body.
+    BytesGenerator(out, policy=_PARTS).flatten(parts)
+    return out.getvalue()
+
+
+# The parts' header lines are short; nothing is folded (a long token would move to a line of its
+# own, which some readers of List-Unsubscribe take as part of the value).
+_PARTS = compat32.clone(linesep="\r\n", max_line_length=None)
+
+
+@cache
+def _from(mail_from: str) -> str:
+    return formataddr(parseaddr(mail_from), charset="utf-8")
+
+
+def _boundary() -> str:
+    # "=_" never occurs in base64, the parts' only encoding; the generator would otherwise search
+    # each body for a boundary of its own with a regular expression compiled per message.
+    return f"=_{uuid.uuid4().hex}"
+
+
+def _utf8(text: str, subtype: str) -> MIMEText:
+    """A text part in UTF-8, base64-encoded: any line length and any script go through SMTP."""
+    return MIMEText(text, subtype, "utf-8")
+
+
+def _words(value: str) -> str:
+    """A header value on one line: as is when ASCII, else RFC 2047 encoded words (folded)."""
+    value = " ".join(value.split())
+    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")

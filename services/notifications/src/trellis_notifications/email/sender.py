@@ -16,6 +16,7 @@ nor content once done.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -156,13 +157,14 @@ async def _sendable(
             )
         ).all()
     )
-    ready = []
+    ready: list[Any] = []
+    changes: list[tuple[Any, dict[str, Any]]] = []
     for row in rows:
         person = people.get(row.person_id)
         wanted = Effective(channels=channels.get(row.person_id) or {}).allows(row.category, "email")
         if not row.critical and ((person is not None and person.erased) or not wanted):
             # Switched off (or erased) after it was queued: it never goes.
-            await _update(session, row, status="suppressed")
+            changes.append((row, {"status": "suppressed"}))
             done.suppressed += 1
         elif row.not_after is not None and now >= row.not_after:
             log.info(
@@ -175,22 +177,23 @@ async def _sendable(
             error = f"expired: still unsent at {row.not_after:%Y-%m-%d %H:%M} UTC" + (
                 f" (last error: {row.last_error})" if row.last_error else ""
             )
-            await _update(session, row, **_finished(row, status="expired", error=error))
+            changes.append((row, _finished(row, status="expired", error=error)))
             done.expired += 1
         elif row.to_address is None and person is not None and person.email:
-            await _update(session, row, to_address=person.email)
+            changes.append((row, {"to_address": person.email}))
             row.to_address = person.email
             ready.append(row)
         elif row.to_address is None:
             if now >= _deadline(row, settings):
-                await _update(session, row, **_finished(row, status="failed", error="no address"))
+                changes.append((row, _finished(row, status="failed", error="no address")))
                 done.failed += 1
             else:
                 wait = timedelta(seconds=settings.email_retry_base_s)
-                await _update(session, row, due_at=now + wait)
+                changes.append((row, {"due_at": now + wait}))
                 done.waiting_for_address += 1
         else:
             ready.append(row)
+    await _update_all(session, changes)
     return ready
 
 
@@ -238,7 +241,9 @@ async def _send_lane(
                         client = None
                         unreachable = classify(exc)[0]
                         raise
-                await client.send_message(message, sender=sender, recipients=[row.to_address])
+                # An address beyond ASCII needs the server's SMTPUTF8 (RFC 6531).
+                utf8 = [] if row.to_address.isascii() else ["SMTPUTF8"]
+                await client.sendmail(sender, [row.to_address], message, mail_options=utf8)
                 attempts.append(_Attempt(row))
             except Exception as exc:
                 error, permanent = classify(exc)
@@ -306,6 +311,7 @@ async def _record(
     now: datetime,
     done: Pass,
 ) -> None:
+    changes: list[tuple[Any, dict[str, Any]]] = []
     for attempt in attempts:
         row, tries = attempt.row, attempt.row.attempts + 1
         if attempt.error is None:
@@ -320,11 +326,25 @@ async def _record(
             retry_at = min(now + _backoff(tries, settings), deadline, row.not_after or deadline)
             values = {"due_at": retry_at, "last_error": attempt.error[:_ERROR_LIMIT]}
             done.retrying += 1
-        await _update(session, row, attempts=tries, **values)
+        changes.append((row, values | {"attempts": tries}))
+    await _update_all(session, changes)
 
 
-async def _update(session: AsyncSession, row: Any, **values: Any) -> None:
+async def _update_all(session: AsyncSession, changes: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Each row's new values, one executemany per set of columns changed (few in a pass)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row, values in changes:
+        params = {f"new_{k}": v for k, v in values.items()} | {"row_id": row.id}
+        by_columns.setdefault(tuple(sorted(values)), []).append(params)
+    for columns, params in by_columns.items():
+        await session.execute(_update_statement(columns), params)
+
+
+@functools.cache
+def _update_statement(columns: tuple[str, ...]) -> sa.Update:
     # Only while still queued: an erasure may have removed or settled it meanwhile.
-    await session.execute(
-        sa.update(_t).where(_t.c.id == row.id, _t.c.status == "queued").values(**values)
+    return (
+        sa.update(_t)
+        .where(_t.c.id == sa.bindparam("row_id"), _t.c.status == "queued")
+        .values({c: sa.bindparam(f"new_{c}", type_=_t.c[c].type) for c in columns})
     )
