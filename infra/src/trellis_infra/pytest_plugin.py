@@ -182,8 +182,8 @@ async def skip_history(settings: Any, topics: list[str]) -> None:
 
     The events earlier modules of a run published belong to their own organizations. A suite
     whose tests need none of them can start after them instead of working through them first:
-    notifications would otherwise welcome every person profiles' suites registered (some 12,000,
-    at tens per second) before its first test. Only while the group has no members: a running
+    notifications would otherwise welcome every person profiles' suites registered (some 12,000)
+    before its first test. Only while the group has no members: a running
     service keeps its place, and `caught_up` waits for it as before.
     """
     from aiokafka import AIOKafkaConsumer
