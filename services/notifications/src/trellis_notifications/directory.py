@@ -123,12 +123,3 @@ async def program_names(session: AsyncSession, wanted: set[Key]) -> dict[Key, st
         return {}
     found = await session.execute(_PROGRAM_NAMES, {"ids": list({program for _, program in wanted})})
     return {key: name for id_, org, name in found.all() if (key := (org, id_)) in wanted}
-
-
-async def program_name(session: AsyncSession, tenant: uuid.UUID, program_id: uuid.UUID) -> str:
-    name = await session.scalar(
-        select(ProgramView.name).where(
-            ProgramView.id == program_id, ProgramView.organization_id == tenant
-        )
-    )
-    return name or "your program"
