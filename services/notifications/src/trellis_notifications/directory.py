@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -100,12 +101,24 @@ async def people(
     return {person: view for (_, person), view in found.items()}
 
 
-# Built once: the ids go as one array, so every batch size runs the same prepared statement.
-_PEOPLE = select(PersonView).where(
-    col(PersonView.id) == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid)))
-)
+def among(organization: Any, id_: Any) -> sa.ColumnElement[bool]:
+    """Rows whose (organization, id) columns may be among the keys given as the arrays `orgs`
+    and `ids` (`keys`): a statement built once runs the same prepared statement for any number
+    of keys; what comes back is then matched to the keys themselves."""
+    return sa.and_(
+        col(organization) == sa.any_(sa.bindparam("orgs", type_=ARRAY(sa.Uuid))),
+        col(id_) == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid))),
+    )
+
+
+def keys(wanted: set[Key]) -> dict[str, list[uuid.UUID]]:
+    """The `orgs` and `ids` parameters of `among`."""
+    return {"orgs": list({org for org, _ in wanted}), "ids": list({id_ for _, id_ in wanted})}
+
+
+_PEOPLE = select(PersonView).where(among(PersonView.organization_id, PersonView.id))
 _PROGRAM_NAMES = sa.select(ProgramView.id, ProgramView.organization_id, ProgramView.name).where(
-    col(ProgramView.id) == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid)))
+    among(ProgramView.organization_id, ProgramView.id)
 )
 
 
@@ -113,7 +126,7 @@ async def people_in(session: AsyncSession, wanted: set[Key]) -> dict[Key, Person
     """The people known among `wanted` (organization, person id), in one query."""
     if not wanted:
         return {}
-    found = await session.scalars(_PEOPLE, {"ids": list({person for _, person in wanted})})
+    found = await session.scalars(_PEOPLE, keys(wanted))
     return {key: p for p in found.all() if (key := (p.organization_id, p.id)) in wanted}
 
 
@@ -121,5 +134,5 @@ async def program_names(session: AsyncSession, wanted: set[Key]) -> dict[Key, st
     """The names of the programs known among `wanted` (organization, program id), in one query."""
     if not wanted:
         return {}
-    found = await session.execute(_PROGRAM_NAMES, {"ids": list({program for _, program in wanted})})
+    found = await session.execute(_PROGRAM_NAMES, keys(wanted))
     return {key: name for id_, org, name in found.all() if (key := (org, id_)) in wanted}

@@ -8,10 +8,11 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlmodel import col, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from trellis_notifications import directory
 from trellis_notifications.preferences.models import (
     CATEGORIES,
     CHANNELS,
@@ -90,9 +91,8 @@ async def effective(
     return (await effective_of(session, {key}))[key]
 
 
-# Built once: the ids go as one array, so every batch size runs the same prepared statement.
 _OF_PEOPLE = select(Preference).where(
-    col(Preference.person_id) == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid)))
+    directory.among(Preference.organization_id, Preference.person_id)
 )
 
 
@@ -102,7 +102,7 @@ async def effective_of(
     """The preferences of each (organization, person) in `wanted`, in one query."""
     rows = {}
     if wanted:
-        found = await session.scalars(_OF_PEOPLE, {"ids": list({person for _, person in wanted})})
+        found = await session.scalars(_OF_PEOPLE, directory.keys(wanted))
         rows = {(row.organization_id, row.person_id): row for row in found.all()}
     return {key: _effective(rows.get(key)) for key in wanted}
 
