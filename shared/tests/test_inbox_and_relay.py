@@ -281,14 +281,17 @@ async def _published_records(db, stack, events: list, tenant: uuid.UUID) -> list
 
 
 def _linked_spans(spans, name: str, consumer: str) -> list[list[str]]:
-    """For each span `name`, the event ids of the process spans it links to."""
+    """For each span `name`, the event ids of the process spans it links to (as many as its
+    `trellis.inbox.events` attribute says)."""
     finished = spans.get_finished_spans()
     process = {
         s.context.span_id: s.attributes["messaging.message.id"]
         for s in finished
         if s.name.endswith(" process") and s.attributes["messaging.consumer.group.name"] == consumer
     }
-    return [[process[link.context.span_id] for link in s.links] for s in finished if s.name == name]
+    linked = [s for s in finished if s.name == name]
+    assert [len(s.links) for s in linked] == [s.attributes["trellis.inbox.events"] for s in linked]
+    return [[process[link.context.span_id] for link in s.links] for s in linked]
 
 
 async def test_projected_rows_are_written_together_before_the_next_handler_and_failures_alone(

@@ -152,6 +152,7 @@ def _utf8(text: str, subtype: str) -> MIMEText:
 
 
 def _words(value: str) -> str:
-    """A header value on one line: as is when ASCII, else RFC 2047 encoded words (folded)."""
+    """A header value with no line breaks of its own: as is when ASCII, else RFC 2047 encoded
+    words (folded onto continuation lines, which a reader joins back)."""
     value = " ".join(value.split())
     return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")

@@ -97,8 +97,8 @@ _OF_PEOPLE = select(Preference).where(
 
 
 async def effective_of(
-    session: AsyncSession, wanted: set[tuple[uuid.UUID, uuid.UUID]]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Effective]:
+    session: AsyncSession, wanted: set[directory.Key]
+) -> dict[directory.Key, Effective]:
     """The preferences of each (organization, person) in `wanted`, in one query."""
     rows = {}
     if wanted:

@@ -69,8 +69,8 @@ _QUEUE = (
 )
 
 
-async def fan_out(session: AsyncSession, events: list[Event[Any]]) -> int:
-    """Queue each event for every subscription that wants it; how many events were queued.
+async def fan_out(session: AsyncSession, events: list[Event[Any]]) -> None:
+    """Queue each event for every subscription that wants it.
 
     One query finds what the events' organizations subscribe to, so an event nobody wants costs
     no more than its share of it (a large import's registrations, with no partner listening)."""
@@ -85,7 +85,6 @@ async def fan_out(session: AsyncSession, events: list[Event[Any]]) -> int:
     if rows:
         await conn.execute(_QUEUE, rows)
         await wake(session)
-    return len(rows)
 
 
 async def wake(session: AsyncSession) -> None:
