@@ -1,10 +1,13 @@
 """Every service starts against the real Postgres and Kafka and reports its readiness."""
 
 import importlib
+import secrets
+import uuid
 
 import pytest
+from opentelemetry.trace import SpanKind
 
-from trellis_infra.pytest_plugin import running_app, settings_for
+from trellis_infra.pytest_plugin import bearer, running_app, settings_for
 from trellis_infra.stack import SERVICES
 
 
@@ -35,3 +38,32 @@ async def test_not_ready_when_kafka_is_unreachable(stack, service):
         ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["kafka"] == "unreachable"
+
+
+async def test_a_request_is_one_server_span_named_by_its_route_in_the_callers_trace(stack, spans):
+    """What a trace reader sees of a request: one span, the route template, the caller's trace."""
+    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+    person = uuid.uuid4()
+    async with running_app(_app(stack, "profiles")) as client:
+        spans.clear()
+        missing = await client.get(
+            f"/profiles/people/{person}",
+            headers=bearer(org=uuid.uuid4(), roles=["member"])
+            | {"traceparent": f"00-{trace_id}-{caller_span}-01", "X-Request-ID": "req-42"},
+        )
+        await client.get("/healthz")
+        await client.get("/metrics")
+    assert missing.status_code == 404, missing.text
+    finished = spans.get_finished_spans()
+    # One server span for three requests: the probes (/healthz, /metrics) make none.
+    [server] = [s for s in finished if s.kind is SpanKind.SERVER]
+    assert server.name == "GET /profiles/people/{person_id}"
+    assert format(server.context.trace_id, "032x") == trace_id
+    assert format(server.parent.span_id, "016x") == caller_span
+    assert server.attributes["http.route"] == "/profiles/people/{person_id}"
+    assert server.attributes["http.request.method"] == "GET"
+    assert server.attributes["url.path"] == f"/profiles/people/{person}"
+    assert server.attributes["http.response.status_code"] == 404
+    assert server.attributes["http.request_id"] == "req-42"
+    # The database read is inside the request's span.
+    assert any(s.parent and s.parent.span_id == server.context.span_id for s in finished)
