@@ -6,6 +6,7 @@ their own, so they never disturb what the services record.
 
 import asyncio
 import contextlib
+import itertools
 import json
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import exc as sa_exc
 
 from trellis_infra.pytest_plugin import eventually
@@ -80,14 +83,27 @@ def _relay(engine, bootstrap, batch_size=500, **options):
 
 
 @contextlib.asynccontextmanager
-async def _consuming(stack, sessionmaker, subscriptions, *, name, max_attempts=3):
+async def _consuming(stack, sessionmaker, subscriptions, *, name, max_attempts=3, commit_s=0.0):
+    """An inbox consumer of group `name` running until the block ends. `commit_s` holds each
+    offset commit back that long before it goes to the broker (a slow group coordinator)."""
+
+    def kafka_consumer(topics):
+        kafka = create_consumer(stack.kafka_bootstrap, *topics, group_id=name, client_id=name)
+        if commit_s:
+            commit = kafka.commit
+
+            async def slow_commit(offsets=None):
+                await asyncio.sleep(commit_s)
+                await commit(offsets)
+
+            kafka.commit = slow_commit
+        return kafka
+
     consumer = InboxConsumer(
         name=name,
         subscriptions=subscriptions,
         sessionmaker=sessionmaker,
-        consumer_factory=lambda topics: create_consumer(
-            stack.kafka_bootstrap, *topics, group_id=name, client_id=name
-        ),
+        consumer_factory=kafka_consumer,
         producer_factory=lambda: create_producer(stack.kafka_bootstrap, client_id=f"{name}-dlq"),
         max_attempts=max_attempts,
         backoff_s=0.01,
@@ -179,6 +195,74 @@ def _failing_on(bad: uuid.UUID) -> tuple[Subscriptions, dict[uuid.UUID, int]]:
             raise ValueError("this person breaks the handler")
 
     return subscriptions, calls
+
+
+async def _committed(stack, group: str) -> dict:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}
+
+
+async def test_each_applied_fetch_is_committed_the_last_one_too_and_a_restart_replays_nothing(
+    db, stack
+):
+    """Offsets are committed after each fetch's transaction, while the next fetch is applied; a
+    consumer stopped just after its last transaction still commits that fetch's offsets, and the
+    next consumer of its group starts after them: no event reaches a handler twice."""
+    engine, sessionmaker = db
+    tenant = uuid.uuid4()
+    calls: Counter[uuid.UUID] = Counter()
+    event_ids: set[uuid.UUID] = set()
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(PersonRegistered)
+    async def handle(session, event):
+        if event.tenant == tenant:
+            calls[event.data.person_id] += 1
+            event_ids.add(event.id)
+
+    async def recorded(group: str) -> int:
+        """How many of this test's events the group's inbox holds (committed transactions)."""
+        async with engine.connect() as conn:
+            return await conn.scalar(
+                sa.select(sa.func.count()).where(
+                    inbox_message.c.consumer == group, inbox_message.c.event_id.in_(list(event_ids))
+                )
+            )
+
+    async def applied(people: list[uuid.UUID]) -> bool:
+        return all(person in calls for person in people)
+
+    name = f"test-commits-{uuid.uuid4().hex[:8]}"
+    waves = [[uuid.uuid4() for _ in range(5)] for _ in range(3)]
+    async with _consuming(stack, sessionmaker, subscriptions, name=name, commit_s=0.5) as first:
+        for wave in waves:  # at least three fetches: commits overlap the next fetch's work
+            await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, wave, tenant)
+            await eventually(lambda w=wave: applied(w), until=bool)
+        # Stopped as soon as the last wave's transaction is in, its offsets' commit in flight.
+        await eventually(lambda: recorded(name), until=lambda n: n == 15, interval=0.01)
+    assert first.duplicates_total == 0
+    committed = await _committed(stack, name)
+    keys = {str(person).encode() for person in itertools.chain(*waves)}
+    ours = [
+        r
+        for r in await read_topic(stack.kafka_bootstrap, PersonRegistered.topic())
+        if r.key in keys
+    ]
+    assert len(ours) == len(keys)
+    assert all(committed[TopicPartition(r.topic, r.partition)] > r.offset for r in ours)
+
+    last = uuid.uuid4()
+    async with _consuming(stack, sessionmaker, subscriptions, name=name) as second:
+        await _publish_via_outbox(engine, sessionmaker, stack.kafka_bootstrap, [last], tenant)
+        await eventually(lambda: applied([last]), until=bool)
+        assert second.duplicates_total == 0
+    assert set(calls) == {*itertools.chain(*waves), last}
+    assert set(calls.values()) == {1}
 
 
 def _batch_consumer(stack, sessionmaker, subscriptions, name: str) -> InboxConsumer:

@@ -9,12 +9,14 @@ Every DLQ write is recorded in the `dead_letter` table by the record's place in 
 transaction held across the publish, so a replayed record goes to the DLQ once.
 
 Events are applied a partition's batch at a time: one transaction records every new id in the inbox
-and runs the handlers in order, then one offset commit covers the batch. One event per transaction
-spent most of a consumer's time on BEGIN, the inbox INSERT and COMMIT round trips. A batch that
-fails is rolled back whole: the event whose handler failed is retried on its own (the batch's try
-counts as its first, so it still gets exactly `max_attempts` before the DLQ) and its neighbours go
-again in batches; a failure no event can be blamed for (the INSERT, the COMMIT) falls back to one
-event per transaction. One bad event costs its neighbours a second attempt, never their effects.
+and runs the handlers in order, then the batch's offsets are committed, sent while the next batch is
+applied (one commit in flight, carrying every offset applied since the last). One event per
+transaction spent most of a consumer's time on BEGIN, the inbox INSERT and COMMIT round trips. A
+batch that fails is rolled back whole: the event whose handler failed is retried on its own (the
+batch's try counts as its first, so it still gets exactly `max_attempts` before the DLQ) and its
+neighbours go again in batches; a failure no event can be blamed for (the INSERT, the COMMIT) falls
+back to one event per transaction. One bad event costs its neighbours a second attempt, never their
+effects.
 
 A projection (`Subscriptions.projects`: the event is one row of a read model, upserted if newer)
 has no handler call in a batch: the rows of consecutive projected events are written together, one
@@ -206,17 +208,42 @@ class InboxConsumer:
             await producer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=self._batch_size)
-            # Partitions revoked since the fetch are skipped: their new owner reads them again.
-            owned = {tp: records for tp, records in batches.items() if tp in consumer.assignment()}
-            if not owned:
-                continue
-            # The whole fetch in one transaction (each partition's records in their order), then
-            # every offset in one commit: a crash replays at most this fetch, and the inbox drops
-            # what it applied.
-            await self.process_batch([record for records in owned.values() for record in records])
-            await self._commit(consumer, {tp: rs[-1].offset + 1 for tp, rs in owned.items()})
+        # Offsets of applied fetches not yet handed to the coordinator. One commit at a time goes
+        # out while the next fetches are applied (that round trip was a third of a busy
+        # consumer's cycle) and carries every offset applied since the last one.
+        applied: dict[TopicPartition, int] = {}
+        committer: asyncio.Task[None] | None = None
+
+        async def commit_applied() -> None:
+            while applied:
+                offsets = dict(applied)
+                applied.clear()
+                await self._commit(consumer, offsets)
+
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=self._batch_size)
+                # Partitions revoked since the fetch are skipped: their new owner reads them again.
+                owned = {tp: rs for tp, rs in batches.items() if tp in consumer.assignment()}
+                if not owned:
+                    continue
+                # The whole fetch in one transaction (each partition's records in their order),
+                # and only then its offsets: a crash replays what was applied since the last
+                # commit that landed, and the inbox drops it.
+                await self.process_batch([record for rs in owned.values() for record in rs])
+                applied.update({tp: rs[-1].offset + 1 for tp, rs in owned.items()})
+                if committer is None or committer.done():
+                    if committer is not None:
+                        committer.result()  # a commit that failed restarts the consumer
+                    committer = asyncio.create_task(commit_applied())
+        finally:
+            if committer is not None:
+                # Stopping or failing: what was applied is still committed if it can be.
+                await asyncio.wait([committer], timeout=10)
+                if not committer.done():
+                    committer.cancel()
+                elif not committer.cancelled() and (error := committer.exception()):
+                    log.warning("last offsets not committed (%s); they are replayed", error)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         # Partitions revoked while the batch ran (a rebalance) are left to their new owners, who
