@@ -116,6 +116,23 @@ def _outbox_row(event_: Event[Any]) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=64)
+def _next_batch(schema: str, batch_size: int) -> sa.Select:
+    """The oldest unpublished rows, locked, if this relay holds the schema's advisory lock (no
+    rows if another relay does). The lock is taken by the same statement (an InitPlan, run
+    once, before any row is read): one round trip less for every batch. Built once."""
+    holds_lock = sa.select(
+        sa.func.pg_try_advisory_xact_lock(_LOCK_NAMESPACE, _schema_key(schema))
+    ).scalar_subquery()
+    return (
+        sa.select(outbox_message)
+        .where(holds_lock, outbox_message.c.published_at.is_(None))
+        .order_by(outbox_message.c.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+
+
 class OutboxRelay:
     """Publishes unpublished outbox rows in id order, in batches, and marks them sent."""
 
@@ -197,22 +214,7 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many rows were published."""
         async with self._engine.begin() as conn:
-            got_lock = await conn.scalar(
-                sa.select(
-                    sa.func.pg_try_advisory_xact_lock(_LOCK_NAMESPACE, _schema_key(self._schema))
-                )
-            )
-            if not got_lock:
-                return 0
-            rows = (
-                await conn.execute(
-                    sa.select(outbox_message)
-                    .where(outbox_message.c.published_at.is_(None))
-                    .order_by(outbox_message.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(_next_batch(self._schema, self._batch_size))).all()
             if not rows:
                 return 0
             producer = await self._get_producer()
