@@ -18,7 +18,6 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import exc as sa_exc
 
 from trellis_infra.pytest_plugin import eventually
@@ -27,7 +26,7 @@ from trellis_shared.contracts.profiles import PersonErased, PersonRegistered
 from trellis_shared.db import Row, create_engine, create_sessionmaker
 from trellis_shared.events import dlq_topic, header_value
 from trellis_shared.inbox import InboxConsumer, Subscriptions, is_transient
-from trellis_shared.kafka import create_consumer, create_producer, read_topic
+from trellis_shared.kafka import committed_offsets, create_consumer, create_producer, read_topic
 from trellis_shared.messaging_tables import dead_letter, inbox_message, outbox_message
 from trellis_shared.outbox import OutboxRelay, emit, notify_channel
 from trellis_shared.settings import ServiceSettings
@@ -197,16 +196,6 @@ def _failing_on(bad: uuid.UUID) -> tuple[Subscriptions, dict[uuid.UUID, int]]:
     return subscriptions, calls
 
 
-async def _committed(stack, group: str) -> dict:
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items()}
-
-
 async def test_each_applied_fetch_is_committed_the_last_one_too_and_a_restart_replays_nothing(
     db, stack
 ):
@@ -246,7 +235,7 @@ async def test_each_applied_fetch_is_committed_the_last_one_too_and_a_restart_re
         # Stopped as soon as the last wave's transaction is in, its offsets' commit in flight.
         await eventually(lambda: recorded(name), until=lambda n: n == 15, interval=0.01)
     assert first.duplicates_total == 0
-    committed = await _committed(stack, name)
+    committed = await committed_offsets(stack.kafka_bootstrap, name)
     keys = {str(person).encode() for person in itertools.chain(*waves)}
     ours = [
         r

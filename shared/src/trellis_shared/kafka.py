@@ -102,3 +102,16 @@ async def read_topic(
         return found[:limit] if limit is not None else found
     finally:
         await consumer.stop()
+
+
+async def committed_offsets(
+    bootstrap: str, group: str, partitions: list[TopicPartition] | None = None
+) -> dict[TopicPartition, int]:
+    """The offsets consumer group `group` has committed (of `partitions`, or all it has)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="trellis-admin")
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}

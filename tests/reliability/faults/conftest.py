@@ -268,9 +268,8 @@ def consumed_topics(service: str) -> list[str]:
 async def group_lag(stack: Stack) -> dict[str, int]:
     """Messages each service's consumer group has not committed yet, over its topics."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    from trellis_shared.kafka import partitions_of
+    from trellis_shared.kafka import committed_offsets, partitions_of
 
     wanted = {
         service: [
@@ -286,21 +285,11 @@ async def group_lag(stack: Stack) -> dict[str, int]:
         ends = await probe.end_offsets(sorted({tp for tps in wanted.values() for tp in tps}))
     finally:
         await probe.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    await admin.start()
-    try:
-        lag = {}
-        for service, partitions in wanted.items():
-            committed = await admin.list_consumer_group_offsets(
-                f"trellis-{service}", partitions=partitions
-            )
-            lag[service] = sum(
-                ends[tp] - max(0, committed[tp].offset if tp in committed else 0)
-                for tp in partitions
-            )
-        return lag
-    finally:
-        await admin.close()
+    lag = {}
+    for service, partitions in wanted.items():
+        committed = await committed_offsets(stack.kafka_bootstrap, f"trellis-{service}", partitions)
+        lag[service] = sum(ends[tp] - max(0, committed.get(tp, 0)) for tp in partitions)
+    return lag
 
 
 @asynccontextmanager
