@@ -5,6 +5,7 @@ import secrets
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from opentelemetry.trace import SpanKind
 
 from trellis_infra.pytest_plugin import bearer, running_app, settings_for
@@ -67,3 +68,18 @@ async def test_a_request_is_one_server_span_named_by_its_route_in_the_callers_tr
     assert server.attributes["http.request_id"] == "req-42"
     # The database read is inside the request's span.
     assert any(s.parent and s.parent.span_id == server.context.span_id for s in finished)
+
+
+async def test_a_request_that_finds_every_connection_busy_is_told_to_retry(stack):
+    """An exhausted pool is overload, not a fault: 503 with Retry-After, after a bounded wait."""
+    app = _app(stack, "profiles", db_pool_size=1, db_pool_timeout_s=1.0)
+    headers = bearer(org=uuid.uuid4(), roles=["member"])
+    async with running_app(app) as client:
+        async with app.state.runtime.engine.connect() as held:
+            await held.execute(sa.text("SELECT 1"))
+            busy = await client.get(f"/profiles/people/{uuid.uuid4()}", headers=headers)
+        freed = await client.get(f"/profiles/people/{uuid.uuid4()}", headers=headers)
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["Retry-After"] == "2"
+    assert busy.headers["Content-Type"] == "application/problem+json"
+    assert freed.status_code == 404, freed.text

@@ -1,5 +1,6 @@
 """Which session a request gets; projection rows upserted one by one and together."""
 
+import asyncio
 import random
 from types import SimpleNamespace
 
@@ -100,3 +101,37 @@ async def _contents(session: AsyncSession, table: sa.Table) -> list[tuple]:
 
 def _asyncpg_url(dsn: str) -> str:
     return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def test_the_pool_keeps_its_connections_through_bursts_above_its_size(stack):
+    """Bursts of more sessions than the pool holds wait for a connection: the service opens
+    `db_pool_size` connections once and keeps them, instead of opening and closing connections
+    all the time under steady load (each one a SCRAM exchange and a server process)."""
+    engine = create_engine(
+        ServiceSettings(database_url=_asyncpg_url(stack.admin_dsn), db_pool_size=3)
+    )
+    opened = 0
+
+    def count(*_):
+        nonlocal opened
+        opened += 1
+
+    sa.event.listen(engine.sync_engine, "connect", count)
+    busiest = 0
+    in_use = 0
+
+    async def one_request() -> None:
+        nonlocal busiest, in_use
+        async with engine.connect() as conn:
+            in_use += 1
+            busiest = max(busiest, in_use)
+            await conn.execute(sa.text("SELECT pg_sleep(0.01)"))
+            in_use -= 1
+
+    try:
+        for _burst in range(5):
+            await asyncio.gather(*(one_request() for _ in range(12)))
+    finally:
+        await engine.dispose()
+    assert busiest == 3
+    assert opened == 3

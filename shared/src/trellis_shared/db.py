@@ -33,8 +33,12 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     """An engine whose connections see only the service's schema (search_path)."""
     return create_async_engine(
         settings.database_url,
+        # A fixed pool: an overflow connection is closed when it comes back to a full pool, so
+        # under steady load above `pool_size` every few requests paid for a new connection (TLS
+        # attempt, SCRAM, a backend fork on the server). Callers beyond it wait for one instead.
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout_s,
         # No pre-ping: it costs a round trip on every checkout. A connection broken by a database
         # restart fails once, the dialect invalidates the pool, and the caller gets a 503 to retry
         # (consumers retry transient errors by themselves).

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://trellis.dev/problems/"
@@ -142,8 +143,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OSError)
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The database (or another dependency) is unreachable: the client should retry later.
+        # The database (or another dependency) is unreachable, or every pooled connection stayed
+        # busy for `db_pool_timeout_s` (overload): the client should retry later.
         log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, exc)
         return problem_response(
             request,

@@ -23,7 +23,9 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/trellis"
     db_schema: str = "public"
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
+    # How long a request waits for a free connection before it is answered 503 (overloaded).
+    db_pool_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_partitions: int = Field(default=6, ge=1)
