@@ -1,6 +1,7 @@
 """Baselines measured beside Trellis in the same run: the least a route of each kind can cost.
 
-`GET /json` is a bare Starlette JSON route; `POST /raw-insert` does one raw asyncpg INSERT.
+`GET /json` is a bare Starlette JSON route; `GET /person/{org}/{id}` reads one profile row with one
+raw asyncpg SELECT (Postgres renders it as JSON); `POST /raw-insert` does one raw asyncpg INSERT.
 Run with uvicorn exactly like a service (one process), so the ratio isolates our own work.
 """
 
@@ -13,7 +14,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 DSN = os.environ.get("BENCH_BASELINE_DSN", "")
@@ -39,6 +40,19 @@ async def read_json(request: Request) -> JSONResponse:
     return JSONResponse(PERSON)
 
 
+async def read_person(request: Request) -> Response:
+    async with request.app.state.pool.acquire() as conn:
+        found = await conn.fetchval(
+            "SELECT to_jsonb(p)::text FROM profiles.person p"
+            " WHERE p.organization_id = $1 AND p.id = $2",
+            uuid.UUID(request.path_params["org"]),
+            uuid.UUID(request.path_params["id"]),
+        )
+    if found is None:
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    return Response(found, media_type="application/json")
+
+
 async def raw_insert(request: Request) -> JSONResponse:
     body = await request.json()
     async with request.app.state.pool.acquire() as conn:
@@ -52,6 +66,10 @@ async def raw_insert(request: Request) -> JSONResponse:
 
 
 app = Starlette(
-    routes=[Route("/json", read_json), Route("/raw-insert", raw_insert, methods=["POST"])],
+    routes=[
+        Route("/json", read_json),
+        Route("/person/{org}/{id}", read_person),
+        Route("/raw-insert", raw_insert, methods=["POST"]),
+    ],
     lifespan=lifespan,
 )

@@ -129,11 +129,17 @@ def bench_read(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
         f"{url}/profiles/people", json=person_body(0), headers=admin_headers(org), timeout=30
     )
     created.raise_for_status()
-    person_url = f"{url}/profiles/people/{created.json()['id']}"
+    person = created.json()["id"]
+    person_url = f"{url}/profiles/people/{person}"
     headers = member_headers(org)
     ours, base = interleaved(
         lambda: wrk(person_url, seconds=seconds, headers=headers),
         lambda: wrk(f"{baseline.url}/json", seconds=seconds),
+    )
+    # Where the floor is: the same row read by a bare route with one raw asyncpg SELECT.
+    again, floor = interleaved(
+        lambda: wrk(person_url, seconds=seconds, headers=headers),
+        lambda: wrk(f"{baseline.url}/person/{org}/{person}", seconds=seconds),
     )
     return [
         Figure(
@@ -143,6 +149,14 @@ def bench_read(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
             "req/s",
             "bare Starlette JSON route",
             "ratio >= 0.5",
+        ),
+        Figure(
+            "... the same read against a bare route doing its one SELECT",
+            again["rps"],
+            floor["rps"],
+            "req/s",
+            "bare Starlette + one raw asyncpg SELECT of the row",
+            "report",
         ),
     ]
 
