@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +40,12 @@ from trellis_notifications import handlers
 from trellis_notifications.settings import NotificationsSettings
 from trellis_shared.auth import mint_token
 from trellis_shared.settings import DEV_JWT_SECRET
+
+# As in pytest's settings (pyproject.toml): SQLModel nudges every Core statement towards
+# session.exec(); the benchmarks that run service code in-process would print it ten thousand times.
+warnings.filterwarnings(
+    "ignore", message=r"(?s).*You probably want to use `session.exec", category=DeprecationWarning
+)
 
 BASELINE_PORT = int(os.environ.get("TRELLIS_BENCH_BASELINE_PORT", 58090))
 WELCOME_REPLICAS = 2
