@@ -2,13 +2,17 @@
 
 import asyncio
 import random
+import uuid
 from types import SimpleNamespace
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_shared.db import (
+    Reader,
     Row,
     _request_session,
     create_engine,
@@ -16,6 +20,7 @@ from trellis_shared.db import (
     upsert_all_if_newer,
     upsert_if_newer,
 )
+from trellis_shared.problems import Problem
 from trellis_shared.settings import ServiceSettings
 
 
@@ -135,3 +140,40 @@ async def test_the_pool_keeps_its_connections_through_bursts_above_its_size(stac
         await engine.dispose()
     assert busiest == 3
     assert opened == 3
+
+
+async def test_a_hot_read_on_a_dropped_connection_says_retry_and_the_next_one_reconnects(stack):
+    """`Reader` runs on the pool's driver connection itself: when the server has dropped that
+    connection, the read fails as the ORM path would (OperationalError, a 503 to the client) and
+    the pool does not hand the dead connection out again."""
+    from trellis_profiles.people.models import Person
+
+    engine = create_engine(
+        ServiceSettings(
+            database_url=stack.service_database_url("profiles"),
+            db_schema="profiles",
+            db_pool_size=1,
+        )
+    )
+    reader = Reader(engine)
+    org, missing = uuid.uuid4(), uuid.uuid4()
+    try:
+        with pytest.raises(Problem) as first:
+            await reader.in_tenant(Person, missing, organization_id=org)
+        async with engine.connect() as conn:
+            backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+        admin = await asyncpg.connect(stack.admin_dsn)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", backend)
+        finally:
+            await admin.close()
+        with pytest.raises(OperationalError):
+            await reader.in_tenant(Person, missing, organization_id=org)
+        with pytest.raises(Problem) as again:
+            await reader.in_tenant(Person, missing, organization_id=org)
+        async with engine.connect() as conn:
+            now = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+    finally:
+        await engine.dispose()
+    assert first.value.status == again.value.status == 404
+    assert now != backend

@@ -67,6 +67,9 @@ async def test_an_org_admin_registers_a_person_and_the_event_is_in_the_outbox(pr
     assert as_member.json()["full_name"] == "Grace Hopper"
     assert "email" not in as_member.json()
     assert "demographics" not in as_member.json()
+    # The same public profile as the search (an ORM session) shows it.
+    listed = await profiles.get("/profiles/people", headers=bearer(org=org, roles=["member"]))
+    assert listed.json()["data"] == [as_member.json()]
 
 
 async def test_another_organization_cannot_see_the_person(profiles):
@@ -260,6 +263,10 @@ async def test_a_person_updates_their_profile_with_if_match(profiles, stack):
     assert updated.status_code == 200, updated.text
     assert updated.json()["headline"] == "Compiler pioneer"
     assert updated.headers["etag"] == 'W/"2"'
+    # The person reads their whole profile, as the change answered it (read without the ORM).
+    mine = await profiles.get(url, headers=me)
+    assert mine.json() == updated.json()
+    assert mine.headers["etag"] == 'W/"2"'
     stale = await profiles.patch(url, json={"headline": "x"}, headers={**me, "If-Match": 'W/"1"'})
     assert stale.status_code == 412
 

@@ -25,7 +25,7 @@ from trellis_shared import (
     prometheus,
 )
 from trellis_shared.auth import TokenVerifier
-from trellis_shared.db import create_engine, create_sessionmaker
+from trellis_shared.db import Reader, create_engine, create_sessionmaker
 from trellis_shared.events import EventContract, dlq_topic
 from trellis_shared.idempotency import IdempotencyMiddleware
 from trellis_shared.inbox import InboxConsumer, Subscriptions
@@ -69,6 +69,10 @@ class Runtime:
     relay: OutboxRelay
     consumer: InboxConsumer | None
     tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @functools.cached_property
+    def reader(self) -> Reader:
+        return Reader(self.engine)
 
 
 def asyncpg_dsn(database_url: str) -> str:

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -109,6 +111,68 @@ def _in_tenant_query(table: type, lock: bool) -> sa.Select:
         table.id == sa.bindparam("id_"), table.organization_id == sa.bindparam("org")
     )
     return query.with_for_update() if lock else query
+
+
+class Reader:
+    """Hot reads of one row, run on a pooled connection's asyncpg driver directly.
+
+    Through an ORM session the same `SELECT` costs ~350-500 µs of CPU, ~320 µs as a Core statement
+    (SQLAlchemy's execution and result machinery), ~150 µs here. A row is a dict by column name,
+    its values as the dialect's codecs decode them (JSONB as Python objects), for routes that only
+    read and answer. The connection comes from the service's one pool; the asyncpg
+    instrumentation still traces the statement.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def in_tenant(
+        self, table: type, id_: uuid.UUID, *, organization_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """As `get_in_tenant` (another tenant's row is not found: 404), without the ORM."""
+        statement, names = _in_tenant_sql(table, self.engine.dialect)
+        values = {"id_": id_, "org": organization_id}
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            try:
+                row = await driver.fetchrow(statement, *(values[n] for n in names))
+            except Exception as exc:
+                if not (isinstance(exc, _CONNECTION_LOST) or driver.is_closed()):
+                    raise
+                # The server or the network dropped this connection: the pool must not hand it
+                # out again, and the caller is told to retry (503), as on the ORM path.
+                await conn.invalidate(exc)
+                raise OperationalError(statement, values, exc) from exc
+        if row is None:
+            raise Problem(404, f"No {_name_of(table)} {id_}")
+        return dict(row)
+
+
+# What asyncpg raises when the connection itself is gone or the server is going away (class 08,
+# class 57 such as an administrator's termination, the client side's own errors, the socket's),
+# and when its protocol lost track of the connection's state (as after a termination arrived
+# while it was idle in the pool).
+_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _in_tenant_sql(table: type, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
+    compiled = _in_tenant_query(table, False).compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup)
+
+
+async def _reader(request: Request) -> Reader:  # async: a plain def runs in a thread
+    return request.app.state.runtime.reader
+
+
+ReaderDep = Annotated[Reader, Depends(_reader)]
+"""Single-row reads without an ORM session, for GET routes that only read (see `Reader`)."""
 
 
 def _name_of(table: type) -> str:
