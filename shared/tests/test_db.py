@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from trellis_shared.db import (
     Reader,
@@ -146,20 +147,28 @@ async def test_a_hot_read_on_a_dropped_connection_says_retry_and_the_next_one_re
     """`Reader` runs on the pool's driver connection itself: when the server has dropped that
     connection, the read fails as the ORM path would (OperationalError, a 503 to the client) and
     the pool does not hand the dead connection out again."""
-    from trellis_profiles.people.models import Person
+    schema = f"reader_{uuid.uuid4().hex[:12]}"
 
+    class Base(DeclarativeBase):
+        metadata = sa.MetaData(schema=schema)
+
+    class Thing(Base):
+        __tablename__ = "thing"
+        id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+        organization_id: Mapped[uuid.UUID]
+
+    # The admin role: a service's role may not create tables.
     engine = create_engine(
-        ServiceSettings(
-            database_url=stack.service_database_url("profiles"),
-            db_schema="profiles",
-            db_pool_size=1,
-        )
+        ServiceSettings(database_url=_asyncpg_url(stack.admin_dsn), db_pool_size=1)
     )
     reader = Reader(engine)
     org, missing = uuid.uuid4(), uuid.uuid4()
     try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.schema.CreateSchema(schema))
+            await conn.run_sync(Base.metadata.create_all)
         with pytest.raises(Problem) as first:
-            await reader.in_tenant(Person, missing, organization_id=org)
+            await reader.in_tenant(Thing, missing, organization_id=org)
         async with engine.connect() as conn:
             backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
         admin = await asyncpg.connect(stack.admin_dsn)
@@ -168,12 +177,14 @@ async def test_a_hot_read_on_a_dropped_connection_says_retry_and_the_next_one_re
         finally:
             await admin.close()
         with pytest.raises(OperationalError):
-            await reader.in_tenant(Person, missing, organization_id=org)
+            await reader.in_tenant(Thing, missing, organization_id=org)
         with pytest.raises(Problem) as again:
-            await reader.in_tenant(Person, missing, organization_id=org)
+            await reader.in_tenant(Thing, missing, organization_id=org)
         async with engine.connect() as conn:
             now = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
     finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.schema.DropSchema(schema, cascade=True))
         await engine.dispose()
     assert first.value.status == again.value.status == 404
     assert now != backend
