@@ -59,6 +59,17 @@ def test_every_mentor_ranked_in_blocks_equals_a_full_sort(cohort, k):
 
 
 @pytest.mark.parametrize("k", [1, 10, 50])
+@pytest.mark.parametrize("per_keep", [1, 2])
+def test_a_bar_from_some_of_the_columns_loses_nothing(cohort, k, per_keep, monkeypatch):
+    # A whole row's bar is the keep-th best of per_keep * keep fixed columns (the fewest that
+    # guarantee keep survivors at 1), with and without the pairs the language rule makes infeasible.
+    monkeypatch.setattr(selection, "BAR_COLUMNS_PER_KEEP", per_keep)
+    assert_equal_to_brute_force(cohort, k, block_rows=64)
+    assert_equal_to_brute_force(cohort, k, {"shared_language_required": False}, block_rows=64)
+    assert selection._bar_columns(400, per_keep * (k + 1)) is not None
+
+
+@pytest.mark.parametrize("k", [1, 10, 50])
 def test_sampled_thresholds_lose_nothing(cohort, k, monkeypatch):
     monkeypatch.setattr(selection, "SAMPLE", 64)  # 400 mentors now take the sampled path
     assert_equal_to_brute_force(cohort, k, block_rows=128)
