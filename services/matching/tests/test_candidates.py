@@ -109,8 +109,9 @@ def test_candidates_are_grouped_by_mentee_best_first_with_scores_in_the_unit_int
 
 
 @pytest.mark.parametrize("k", [3, 7])  # with k = 3 the 100 tied survivors overflow the dense path
-def test_ties_go_to_the_lower_mentor_index(monkeypatch, k):
-    monkeypatch.setattr(selection, "SAMPLE", 16)
+@pytest.mark.parametrize("sample", [16, 1024])  # sampled bars; whole rows (100 <= 2 * 1024)
+def test_ties_go_to_the_lower_mentor_index(monkeypatch, k, sample):
+    monkeypatch.setattr(selection, "SAMPLE", sample)
     mentees = [MenteeProfile(person_id=f"e{i}", languages=("en",)) for i in range(5)]
     mentors = [MentorProfile(person_id=f"m{j}", languages=("en",)) for j in range(100)]
     cohort = build_cohort(mentees, mentors, week_of=WEEK)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from trellis_matching.engine.breakdown import factor_block
+from trellis_matching.engine.exclusions import Pairs
 from trellis_matching.engine.factors import FACTORS, Constraints, Weights, style_fit
 from trellis_matching.engine.features import build_cohort
 from trellis_matching.engine.profiles import Goal, MenteeProfile, MentorProfile, Slot
@@ -229,6 +230,19 @@ def test_same_person_declined_excluded_and_full_mentors_are_excluded():
     assert np.argwhere(found["excluded"]).tolist() == [[1, 1]]
     assert np.argwhere(found["same_person"]).tolist() == [[2, 2]]
     assert found["no_capacity"][:, 3].all() and not found["no_capacity"][:, :3].any()
+
+
+def test_the_union_of_exclusion_lists_has_each_pair_once_sorted_by_mentee():
+    parts = [Pairs.of([(2, 1), (0, 5)]), Pairs.of([]), Pairs.of([(0, 5), (0, 1), (1, 70000)])]
+    union = Pairs.union(parts)
+    assert list(zip(union.mentee.tolist(), union.mentor.tolist(), strict=True)) == [
+        (0, 1),
+        (0, 5),
+        (1, 70000),
+        (2, 1),
+    ]
+    assert union.mentee.dtype == union.mentor.dtype == np.int32
+    assert len(Pairs.union([])) == 0
 
 
 def test_program_limits_on_time_zone_distance_and_seniority_gap():

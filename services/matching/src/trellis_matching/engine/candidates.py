@@ -336,7 +336,8 @@ def _dense_top(
     mask = work.get("mask", r, n_m, bool)
     np.greater_equal(scores, threshold[:, None], out=mask)
     row, col = np.divmod(np.flatnonzero(mask), n_m)
-    return select_top(row, keys_of(scores[row, col], col), r, keep), columns.result()
+    top = select_top(row, keys_of(scores[row, col], col), r, keep, grouped=True)
+    return top, columns.result()
 
 
 @functools.lru_cache(maxsize=64)

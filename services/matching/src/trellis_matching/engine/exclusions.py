@@ -28,6 +28,15 @@ class Pairs:
         array = np.array(sorted(set(pairs)), np.int32).reshape(-1, 2)
         return cls(array[:, 0].copy(), array[:, 1].copy())
 
+    @classmethod
+    def union(cls, parts: Iterable[Pairs]) -> Pairs:
+        """Every pair of any of `parts`, once, sorted (as `of` would sort them)."""
+        parts = list(parts)
+        mentee = np.concatenate([np.zeros(0, np.int64), *(p.mentee for p in parts)])
+        mentor = np.concatenate([np.zeros(0, np.int64), *(p.mentor for p in parts)])
+        key = np.unique((mentee.astype(np.int64) << 32) | mentor.astype(np.int64))
+        return cls((key >> 32).astype(np.int32), (key & 0xFFFFFFFF).astype(np.int32))
+
     def __len__(self) -> int:
         return len(self.mentee)
 

@@ -144,8 +144,7 @@ def _prepare(c: Cohort, w: Weights, k: Constraints, tile: int) -> Prepared:
     parts = [c.same_person, c.declined, c.excluded]
     if k.exclude_reporting_line:
         parts += [c.mentor_manages, c.mentee_manages]
-    pairs = [zip(p.mentee.tolist(), p.mentor.tolist(), strict=True) for p in parts]
-    exclusions = Pairs.of(pair for each in pairs for pair in each)
+    exclusions = Pairs.union(parts)
     exclusion_ptr = np.searchsorted(exclusions.mentee, np.arange(c.n_mentees + 1)).astype(np.int64)
 
     prepared = Prepared(

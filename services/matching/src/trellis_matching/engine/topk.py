@@ -56,20 +56,27 @@ class ColumnSurvivors:
         return np.concatenate(self.cols), np.concatenate(self.keys)
 
 
-def select_top(row: np.ndarray, keys: np.ndarray, r: int, keep: int) -> np.ndarray:
-    """The `keep` largest keys of each row, descending, 0-padded."""
-    order = np.argsort(row, kind="stable")
-    row, keys = row[order], keys[order]
+def select_top(
+    row: np.ndarray, keys: np.ndarray, r: int, keep: int, *, grouped: bool = False
+) -> np.ndarray:
+    """The `keep` largest keys of each row, descending, 0-padded. `grouped`: `row` is already
+    ascending (as np.nonzero gives it), so the pairs need no sorting."""
+    if not grouped:
+        order = np.argsort(row, kind="stable")
+        row, keys = row[order], keys[order]
     counts = np.bincount(row, minlength=r)
     position = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
     out = np.zeros((r, keep), np.uint64)
     # Survivors rarely exceed a few hundred per row; heavy ties can make a row long, so rows
     # beyond `cap` take a slower path instead of widening the dense matrix for everyone.
     cap = 16 * keep
-    width = int(min(counts.max(initial=0), cap))
-    dense = np.zeros((r, max(width, keep)), np.uint64)
-    short = counts[row] <= cap
-    dense[row[short], position[short]] = keys[short]
+    longest = int(counts.max(initial=0))
+    dense = np.zeros((r, max(min(longest, cap), keep)), np.uint64)
+    if longest <= cap:
+        dense[row, position] = keys
+    else:
+        short = counts[row] <= cap
+        dense[row[short], position[short]] = keys[short]
     if dense.shape[1] > keep:
         dense = np.partition(dense, dense.shape[1] - keep, axis=1)[:, -keep:]
     out[:] = np.sort(dense, axis=1)[:, ::-1]
