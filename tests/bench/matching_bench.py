@@ -267,7 +267,11 @@ def _scale_child(n: int, m: int) -> None:
 
 
 def stable_versus_library(n: int, m: int) -> list[Figure]:
-    from matching.games import HospitalResident
+    with warnings.catch_warnings():
+        # Importing the library runs warnings.simplefilter("always"), which would put every
+        # warning filter of this process (run.py's among them) out of action for the rest of
+        # the run; catch_warnings puts them back.
+        from matching.games import HospitalResident
 
     size = _size(n, m)
     if top_candidates is not None:
