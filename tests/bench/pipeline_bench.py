@@ -47,7 +47,7 @@ from trellis_infra.postgres import pg_bindir
 from trellis_profiles.settings import ProfilesSettings
 from trellis_shared.contracts import profiles as p
 from trellis_shared.events import Event
-from trellis_shared.kafka import ensure_topics
+from trellis_shared.kafka import PRODUCER_LINGER_MS, ensure_topics
 from trellis_shared.outbox import _outbox_row, notify_channel
 
 SERVICES = ("profiles", "matching")
@@ -314,7 +314,8 @@ def _relay(stack) -> Figure:
             stack,
             "ProducerPerformance",
             [str(x) for kv in args.items() for x in kv]
-            + ["--command-property", "acks=all", "linger.ms=5", "compression.type=gzip"],
+            + ["--command-property", "acks=all", f"linger.ms={PRODUCER_LINGER_MS}"]
+            + ["compression.type=gzip"],
         )
     base = float(re.findall(r"\d+ records sent, ([0-9.]+) records/sec", out)[-1])
     stack.start_service("profiles", wait=False)
