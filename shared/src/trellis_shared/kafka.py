@@ -16,7 +16,7 @@ log = logging.getLogger("trellis.kafka")
 PRODUCER_LINGER_MS = 0
 """No linger: the relay hands a whole batch of rows to the producer before it waits, so they are
 batched anyway, and each millisecond of linger lengthened every relay batch, and so the wait of
-the rows that arrived meanwhile. With 5 ms, at 500 events/s, the relay's batch took 16-19 ms from
+the rows that arrived meanwhile. With 5 ms, at 500 events/s, the relay's batch took 16-20 ms from
 BEGIN to COMMIT and outbox -> consumer commit was 39-52 ms p50, 97-127 ms p99; with 0, 7-10 ms
 and 24-34 / 64-87 ms (four runs each, interleaved). Its throughput did not move (~4,700/s)."""
 
