@@ -10,7 +10,10 @@ Every figure is read from those database timestamps, never from the client.
    INSERT per transaction, same client count and duration, on the same Postgres.
 2. Latency, outbox commit -> consumer commit, at 500 events/s for 5 s. This process writes the
    outbox rows `emit` writes (with its NOTIFY), one transaction each: the HTTP route cannot take
-   500/s on two cores (figure 1) and the interval starts at the outbox commit anyway. Baseline:
+   500/s on two cores (figure 1) and the interval starts at the outbox commit anyway. It ends at
+   the commit of matching's transaction (pg_xact_commit_timestamp; the stack's Postgres runs with
+   track_commit_timestamp), and its steps are printed: the relay's batch begins, the relay
+   commits, matching's transaction begins. Baseline:
    Kafka's EndToEndLatency (one record at a time, acks=all, records shaped like ours). Then again
    with both services recording one trace in ten (OTEL_TRACES_SAMPLER), what tracing costs.
 3. Relay throughput: rows COPYed into profiles' outbox while the service is stopped, then timed
