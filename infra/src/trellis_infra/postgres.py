@@ -36,7 +36,7 @@ _SETTINGS = {
     "fsync": "on",
     "synchronous_commit": "on",
     # Each transaction's commit time (pg_xact_commit_timestamp): the benchmarks measure outbox
-    # commit -> consumer commit with it, and an operator can date any row's last write.
+    # commit -> consumer commit with it. A few bytes per transaction.
     "track_commit_timestamp": "on",
     "timezone": "'UTC'",
     "lc_messages": "'C'",
