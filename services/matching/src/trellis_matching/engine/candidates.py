@@ -89,8 +89,7 @@ def top_candidates(
     col_threshold = None
     if n_e and n_m:
         sample = None
-        if n_m > 2 * SAMPLE:
-            cols = np.sort(np.random.default_rng(0).choice(n_m, SAMPLE, replace=False))
+        if (cols := _fixed_subset(n_m, SAMPLE, seed=0)) is not None:
             sample = prep.tile(cols.astype(np.int32))
         # Rows alike in goal terms, total weight and free intervals waste fewer gathers in a
         # block and share their scales (see score._add_scaled).
@@ -176,8 +175,7 @@ def _column_thresholds(prep: Prepared, mentor_k: int, pool: ThreadPoolExecutor) 
     """float32 [n_mentors]: a bar per mentor that about EXPECTED_SURVIVORS * mentor_k of its
     column reach, from a sample of mentees (every mentee, and then exact, when they are few)."""
     n_e = prep.cohort.n_mentees
-    if n_e > 2 * SAMPLE:
-        rows = np.sort(np.random.default_rng(1).choice(n_e, SAMPLE, replace=False))
+    if (rows := _fixed_subset(n_e, SAMPLE, seed=1)) is not None:
         # At 100k mentees the proportional rank is 1, and a column falls short (then a full
         # column rescan) whenever the sample's best is among its top mentor_k: ~18% of columns
         # at mentor_k = 20. From the 4th best sampled score on, that is ~1e-4.
@@ -325,7 +323,7 @@ def _dense_top(
         # The keep-th best of a fixed subset of the columns: at least `keep` pairs of the row
         # reach it, so the row's best `keep` are among the pairs at or above it, as with the
         # row's own keep-th best, and no row is ever rescanned.
-        subset = _bar_columns(n_m, BAR_COLUMNS_PER_KEEP * keep)
+        subset = _fixed_subset(n_m, BAR_COLUMNS_PER_KEEP * keep, seed=2)
         some = scores if subset is None else scores[:, subset]
         width = some.shape[1]
         bar = np.partition(some, width - keep, axis=1)[:, width - keep]
@@ -341,9 +339,11 @@ def _dense_top(
 
 
 @functools.lru_cache(maxsize=64)
-def _bar_columns(n_mentors: int, width: int) -> np.ndarray | None:
-    """`width` fixed columns whose keep-th best score is a row's bar in `_dense_top` (None: all
-    of them, when that is not many more)."""
-    if 2 * width > n_mentors:
+def _fixed_subset(n: int, size: int, *, seed: int) -> np.ndarray | None:
+    """`size` of `range(n)`, ascending, the same on every call (the sampled rows and columns, the
+    columns of a whole row's bar); None when that is at least half of them: use them all."""
+    if n <= 2 * size:
         return None
-    return np.sort(np.random.default_rng(2).choice(n_mentors, width, replace=False))
+    subset = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    subset.flags.writeable = False  # one array for every caller
+    return subset
