@@ -90,11 +90,17 @@ def _latency(out: str, pct: str) -> float:
 
 def interleaved(ours, baseline, rounds: int = 3) -> tuple[dict, dict]:
     """The median run (by req/s) of alternating runs, so drift on a shared machine hits both."""
-    a, b = [], []
+    base, mine = interleaved_runs(baseline, ours, rounds=rounds)
+    return mine, base
+
+
+def interleaved_runs(*loads, rounds: int = 3) -> list[dict]:
+    """`interleaved` for any number of loads: each one's median run, in the order given."""
+    runs: list[list[dict]] = [[] for _ in loads]
     for _ in range(rounds):
-        b.append(baseline())
-        a.append(ours())
-    return _median_run(a), _median_run(b)
+        for load, done in zip(loads, runs, strict=True):
+            done.append(load())
+    return [_median_run(done) for done in runs]
 
 
 def _median_run(runs: list[dict]) -> dict:

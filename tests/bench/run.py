@@ -24,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Figure, interleaved, notifications_replicas, report, sql, wrk
+from harness import Figure, interleaved_runs, notifications_replicas, report, sql, wrk
 from matching_bench import bench_matching
 from meetings_bench import bench_meetings
 from pipeline_bench import bench_pipeline
@@ -68,34 +68,49 @@ def bench_stack() -> Stack:
 
 
 class Baseline:
-    """The bare Starlette app, served by uvicorn in its own process like a service."""
+    """The baseline apps, each served by uvicorn in its own process like a service: the bare
+    Starlette routes (baseline_app.py, at `url`) and the least a route costs on the services' own
+    stack (floor_app.py, at `floor_url`)."""
+
+    APPS = {"baseline_app": BASELINE_PORT, "floor_app": BASELINE_PORT + 1}
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.pid_file = stack.config.state_dir / "run" / "baseline.pid"
-        self.url = f"http://127.0.0.1:{BASELINE_PORT}"
+        self.url = f"http://127.0.0.1:{self.APPS['baseline_app']}"
+        self.floor_url = f"http://127.0.0.1:{self.APPS['floor_app']}"
+
+    def _pid_file(self, app: str) -> Path:
+        return self.stack.config.state_dir / "run" / f"{app}.pid"
 
     def start(self) -> None:
-        dsn = stack_dsn(self.stack)
-        proc.spawn(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "baseline_app:app",
-                "--port",
-                str(BASELINE_PORT),
-                "--no-access-log",
-            ],
-            log_file=self.stack.config.state_dir / "logs" / "baseline.log",
-            pid_file=self.pid_file,
-            env={**os.environ, "BENCH_BASELINE_DSN": dsn},
-            cwd=Path(__file__).parent,
-        )
-        proc.wait_port("127.0.0.1", BASELINE_PORT, timeout=30, proc_pid_file=self.pid_file)
+        state = self.stack.config.state_dir
+        env = {
+            **os.environ,
+            "BENCH_BASELINE_DSN": stack_dsn(self.stack),
+            "BENCH_FLOOR_TRACE_FILE": str(state / "traces" / "floor.jsonl"),
+        }
+        for app, port in self.APPS.items():
+            proc.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"{app}:app",
+                    "--port",
+                    f"{port}",
+                    "--no-access-log",
+                ],
+                log_file=state / "logs" / f"{app}.log",
+                pid_file=self._pid_file(app),
+                env=env,
+                cwd=Path(__file__).parent,
+            )
+        for app, port in self.APPS.items():
+            proc.wait_port("127.0.0.1", port, timeout=30, proc_pid_file=self._pid_file(app))
 
     def stop(self) -> None:
-        proc.stop(self.pid_file)
+        for app in self.APPS:
+            proc.stop(self._pid_file(app))
 
 
 def stack_dsn(stack: Stack) -> str:
@@ -137,33 +152,38 @@ def bench_read(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
     )
     created.raise_for_status()
     person = created.json()["id"]
-    person_url = f"{url}/profiles/people/{person}"
     headers = member_headers(org)
-    ours, base = interleaved(
-        lambda: wrk(person_url, seconds=seconds, headers=headers),
-        lambda: wrk(f"{baseline.url}/json", seconds=seconds),
-    )
-    # Where the floor is: the same row read by a bare route with one raw asyncpg SELECT.
-    again, floor = interleaved(
-        lambda: wrk(person_url, seconds=seconds, headers=headers),
+    floor_url = f"{baseline.floor_url}/floor/people/{person}"
+    # Beside the bare JSON route, where the floors are: the same row read with one raw asyncpg
+    # SELECT by a bare route, and by a traced, authenticated FastAPI route (floor_app.py).
+    ours, floor, select, bare = interleaved_runs(
+        lambda: wrk(f"{url}/profiles/people/{person}", seconds=seconds, headers=headers),
+        lambda: wrk(floor_url, seconds=seconds, headers=headers),
         lambda: wrk(f"{baseline.url}/person/{org}/{person}", seconds=seconds),
+        lambda: wrk(f"{baseline.url}/json", seconds=seconds),
     )
     return [
         Figure(
             "authenticated read: GET /profiles/people/{id}",
             ours["rps"],
-            base["rps"],
+            bare["rps"],
             "req/s",
             "bare Starlette JSON route",
             "ratio >= 0.5",
         ),
         Figure(
-            "... the same read against a bare route doing its one SELECT",
-            again["rps"],
-            floor["rps"],
+            "... floor: a bare route reading the row with one raw asyncpg SELECT",
+            select["rps"],
+            bare["rps"],
             "req/s",
-            "bare Starlette + one raw asyncpg SELECT of the row",
-            "report",
+            "bare Starlette JSON route",
+        ),
+        Figure(
+            "... floor: traced FastAPI route, our auth, the same one SELECT",
+            floor["rps"],
+            bare["rps"],
+            "req/s",
+            "bare Starlette JSON route",
         ),
     ]
 
@@ -199,9 +219,17 @@ def bench_write(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
     asyncio.run(_prepare_raw_table(stack))
     org = uuid.uuid4()
     headers = {**admin_headers(org), "Content-Type": "application/json"}
-    ours, base = interleaved(
+    # Beside the raw INSERT route, where the floor is: a traced, authenticated FastAPI route that
+    # validates the same body with the profile's own model and does the same one INSERT.
+    ours, floor, raw = interleaved_runs(
         lambda: wrk(
             f"{stack.service_url('profiles')}/profiles/people",
+            seconds=seconds,
+            headers=headers,
+            script=_WRITE_LUA,
+        ),
+        lambda: wrk(
+            f"{baseline.floor_url}/floor/people",
             seconds=seconds,
             headers=headers,
             script=_WRITE_LUA,
@@ -213,19 +241,27 @@ def bench_write(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
             script=_WRITE_LUA,
         ),
     )
-    if ours["non_2xx"]:
-        print(
-            f"  note: {int(ours['non_2xx'])} non-2xx answers during the write benchmark",
-            file=sys.stderr,
-        )
+    for name, run in (("profiles", ours), ("floor", floor)):
+        if run["non_2xx"]:
+            print(
+                f"  note: {int(run['non_2xx'])} non-2xx answers from {name} in the write benchmark",
+                file=sys.stderr,
+            )
     return [
         Figure(
             "profile write: POST /profiles/people (validation, ORM, outbox)",
             ours["rps"],
-            base["rps"],
+            raw["rps"],
             "req/s",
             "one raw asyncpg INSERT",
             "ratio >= 0.5",
+        ),
+        Figure(
+            "... floor: traced FastAPI route, our auth, the same body model, one raw INSERT",
+            floor["rps"],
+            raw["rps"],
+            "req/s",
+            "one raw asyncpg INSERT",
         ),
     ]
 
