@@ -154,6 +154,7 @@ def bench_read(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
     person = created.json()["id"]
     headers = member_headers(org)
     floor_url = f"{baseline.floor_url}/floor/people/{person}"
+    httpx.get(floor_url, headers=headers, timeout=30).raise_for_status()  # errors are no floor
     # Beside the bare JSON route, where the floors are: the same row read with one raw asyncpg
     # SELECT by a bare route, and by a traced, authenticated FastAPI route (floor_app.py).
     ours, floor, select, bare = interleaved_runs(
@@ -162,6 +163,7 @@ def bench_read(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
         lambda: wrk(f"{baseline.url}/person/{org}/{person}", seconds=seconds),
         lambda: wrk(f"{baseline.url}/json", seconds=seconds),
     )
+    _note_errors("read", profiles=ours, floor=floor, select=select)
     return [
         Figure(
             "authenticated read: GET /profiles/people/{id}",
@@ -186,6 +188,15 @@ def bench_read(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
             "bare Starlette JSON route",
         ),
     ]
+
+
+def _note_errors(benchmark: str, **runs: dict) -> None:
+    for name, run in runs.items():
+        if run["non_2xx"]:
+            print(
+                f"  note: {int(run['non_2xx'])} non-2xx answers from {name} ({benchmark})",
+                file=sys.stderr,
+            )
 
 
 _WRITE_LUA = """
@@ -219,6 +230,8 @@ def bench_write(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
     asyncio.run(_prepare_raw_table(stack))
     org = uuid.uuid4()
     headers = {**admin_headers(org), "Content-Type": "application/json"}
+    floor_url = f"{baseline.floor_url}/floor/people"
+    httpx.post(floor_url, json=person_body(0), headers=headers, timeout=30).raise_for_status()
     # Beside the raw INSERT route, where the floor is: a traced, authenticated FastAPI route that
     # validates the same body with the profile's own model and does the same one INSERT.
     ours, floor, raw = interleaved_runs(
@@ -229,7 +242,7 @@ def bench_write(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
             script=_WRITE_LUA,
         ),
         lambda: wrk(
-            f"{baseline.floor_url}/floor/people",
+            floor_url,
             seconds=seconds,
             headers=headers,
             script=_WRITE_LUA,
@@ -241,12 +254,7 @@ def bench_write(stack: Stack, baseline: Baseline, seconds: int) -> list[Figure]:
             script=_WRITE_LUA,
         ),
     )
-    for name, run in (("profiles", ours), ("floor", floor)):
-        if run["non_2xx"]:
-            print(
-                f"  note: {int(run['non_2xx'])} non-2xx answers from {name} in the write benchmark",
-                file=sys.stderr,
-            )
+    _note_errors("write", profiles=ours, floor=floor, raw=raw)
     return [
         Figure(
             "profile write: POST /profiles/people (validation, ORM, outbox)",
