@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from trellis_matching.engine import optimal
 from trellis_matching.engine.assignment import SCALE, scaled
 from trellis_matching.engine.baselines import solve_dense_exact, solve_greedy
 from trellis_matching.engine.candidates import Candidates, top_candidates
@@ -302,6 +303,28 @@ def test_capacity_must_match_the_mentors():
         solve_optimal(c, np.array([1, 1, 1]))
     with pytest.raises(ValueError):
         solve_stable(c, np.array([1, -1]))
+
+
+@pytest.mark.parametrize("tight", [1, optimal.TIGHT])
+def test_later_flows_hold_only_nearly_tight_pairs_and_still_reach_the_optimum(monkeypatch, tight):
+    """After the first flow, each flow holds only the pairs its predecessor's dual leaves uncovered
+    or within TIGHT of tight: smaller than the first, however small TIGHT is, and pricing still
+    brings in whatever the optimum needs."""
+    c = random_candidates(3000, 500, k=20, seed=9)
+    capacity = np.random.default_rng(9).integers(1, 6, 500)
+    sizes: list[int] = []
+    flow = optimal._flow
+
+    def counted(n, m, mentee, *rest):
+        sizes.append(len(mentee))
+        return flow(n, m, mentee, *rest)
+
+    monkeypatch.setattr(optimal, "_flow", counted)
+    monkeypatch.setattr(optimal, "TIGHT", tight)
+    result = solve_optimal(c, capacity)
+    assert result.certificate.verified
+    assert result.objective_scaled == solve_dense_exact(dense_of(c), capacity).objective_scaled
+    assert len(sizes) > 1 and max(sizes[1:]) < sizes[0]
 
 
 def test_random_candidates_are_shaped_like_top_k_candidates():
