@@ -125,9 +125,9 @@ def solve_optimal(
 
 PER_SLOT, SPARE = 6, 5
 """The working set's size per seat, and beyond. With 6 rather than 8, the solve took 0.137 s
-instead of 0.149 at 10k x 2k and 5.0 s instead of 6.2 at 100k x 20k (medians, same objective):
-the first flow is smaller and pricing still adds only a few hundred pairs. With 5, 100k x 20k
-took longer again."""
+instead of 0.149 at 10k x 2k and 5.0 s instead of 6.2 at 100k x 20k (medians, same objective,
+before `TIGHT`): the first flow is smaller, and its dual still leaves only ~100 pairs uncovered or
+nearly so. With 5, 100k x 20k took longer again."""
 
 
 def _working_set(mentor: np.ndarray, score: np.ndarray, capacity: np.ndarray, m: int) -> np.ndarray:
