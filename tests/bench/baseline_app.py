@@ -18,6 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 DSN = os.environ.get("BENCH_BASELINE_DSN", "")
+# The one statement of each raw route; floor_app.py runs the same ones.
+READ_PERSON = (
+    "SELECT to_jsonb(p)::text FROM profiles.person p WHERE p.organization_id = $1 AND p.id = $2"
+)
+RAW_INSERT = "INSERT INTO bench_raw_person (id, full_name, email) VALUES ($1, $2, $3)"
 PERSON = {
     "id": str(uuid.uuid4()),
     "full_name": "Baseline Person",
@@ -43,8 +48,7 @@ async def read_json(request: Request) -> JSONResponse:
 async def read_person(request: Request) -> Response:
     async with request.app.state.pool.acquire() as conn:
         found = await conn.fetchval(
-            "SELECT to_jsonb(p)::text FROM profiles.person p"
-            " WHERE p.organization_id = $1 AND p.id = $2",
+            READ_PERSON,
             uuid.UUID(request.path_params["org"]),
             uuid.UUID(request.path_params["id"]),
         )
@@ -57,7 +61,7 @@ async def raw_insert(request: Request) -> JSONResponse:
     body = await request.json()
     async with request.app.state.pool.acquire() as conn:
         await conn.execute(
-            "INSERT INTO bench_raw_person (id, full_name, email) VALUES ($1, $2, $3)",
+            RAW_INSERT,
             uuid.uuid4(),
             body["full_name"],
             body["email"],

@@ -14,6 +14,7 @@ import uuid
 from contextlib import asynccontextmanager
 
 import asyncpg
+from baseline_app import RAW_INSERT, READ_PERSON
 from fastapi import FastAPI, Request, Response
 
 from trellis_profiles.people.models import PersonCreate
@@ -48,7 +49,7 @@ async def write_person(
 ) -> dict[str, str]:
     person_id = uuid.uuid4()
     await request.app.state.pool.execute(
-        "INSERT INTO bench_raw_person (id, full_name, email) VALUES ($1, $2, $3)",
+        RAW_INSERT,
         person_id,
         body.full_name,
         body.email,
@@ -61,8 +62,7 @@ async def read_person(
     person_id: uuid.UUID, principal: CurrentPrincipal, request: Request
 ) -> Response:
     found = await request.app.state.pool.fetchval(
-        "SELECT to_jsonb(p)::text FROM profiles.person p"
-        " WHERE p.organization_id = $1 AND p.id = $2",
+        READ_PERSON,
         principal.org,
         person_id,
     )
